@@ -1,0 +1,177 @@
+"""Run nbgrader in a course folder and read scores from its gradebook.
+
+A ``Course`` wraps one nbgrader course root: a folder with ``source/``,
+``nbgrader_config.py`` and, once used, ``gradebook.db``. The demo grading of
+``make course`` and the grading tests use a scratch copy of the course, so the
+instructor's own gradebook is never written by them.
+"""
+
+import logging
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import CONFIG_FILE, SOURCE_DIR
+from . import notebooks
+
+logger = logging.getLogger(__name__)
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """Score of one graded cell of one submission."""
+
+    grade_id: str
+    score: float
+    max_score: float
+    autograded: bool  # True for a test cell, False for a manual answer
+
+    @property
+    def lost(self):
+        """True when an autograder test cell scored below its points."""
+        return self.autograded and self.score < self.max_score
+
+
+class Course:
+    """An nbgrader course root."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    @classmethod
+    def scratch(cls, folder, problem_sets):
+        """Create a course in ``folder`` from a copy of source/.
+
+        ``folder`` is emptied first. Only the named problem sets are copied.
+        """
+        folder = Path(folder)
+        if folder.exists():
+            shutil.rmtree(folder)
+        (folder / "source").mkdir(parents=True)
+        for problem_set in problem_sets:
+            shutil.copytree(
+                SOURCE_DIR / problem_set,
+                folder / "source" / problem_set,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+            )
+        shutil.copy2(CONFIG_FILE, folder / "nbgrader_config.py")
+        return cls(folder)
+
+    @property
+    def gradebook_url(self):
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def nbgrader(self, *arguments, timeout=None):
+        """Run ``nbgrader`` with ``arguments`` in the course root.
+
+        Returns the combined output. Raises NbgraderError with that output
+        when the command exits with a non-zero status or times out.
+        """
+        command = [sys.executable, "-m", "nbgrader", *arguments]
+        logger.info("Running %s in %s", " ".join(command[2:]), self.root)
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise NbgraderError(
+                f"'{' '.join(command[2:])}' timed out after {timeout} s in "
+                f"{self.root}."
+            ) from error
+        output = completed.stdout + completed.stderr
+        if completed.returncode != 0:
+            raise NbgraderError(
+                f"'{' '.join(command[2:])}' failed with exit status "
+                f"{completed.returncode} in {self.root}:\n{output[-6000:]}"
+            )
+        return output
+
+    def notebook_names(self, problem_set):
+        """Return the notebook names (without .ipynb) of a problem set."""
+        return sorted(
+            path.stem for path in (self.root / "source" / problem_set).glob("*.ipynb")
+        )
+
+    def generate(self, problem_set):
+        """Generate the student version of a problem set into release/."""
+        return self.nbgrader("generate_assignment", problem_set, "--force")
+
+    def released_notebook(self, problem_set, name):
+        return notebooks.read(self.root / "release" / problem_set / f"{name}.ipynb")
+
+    def source_notebook(self, problem_set, name):
+        return notebooks.read(self.root / "source" / problem_set / f"{name}.ipynb")
+
+    def submit(self, student, problem_set, name, notebook):
+        """Place ``notebook`` as the student's submission, as collected."""
+        folder = self.root / "submitted" / student / problem_set
+        folder.mkdir(parents=True, exist_ok=True)
+        notebooks.write(notebook, folder / f"{name}.ipynb")
+
+    def autograde(self, problem_set, students=None):
+        """Autograde the submissions of a problem set with nbgrader.
+
+        Students missing from the gradebook are created by nbgrader itself.
+        Raises NbgraderError when nbgrader fails or when a submission of
+        ``students`` has no notebook in the gradebook afterwards.
+        """
+        arguments = ["autograde", problem_set, "--force"]
+        output = self.nbgrader(*arguments)
+        for student in students or ():
+            for name in self.notebook_names(problem_set):
+                try:
+                    self.cell_scores(problem_set, name, student)
+                except MissingEntry as error:
+                    raise NbgraderError(
+                        f"nbgrader autograde left no grades for {student}'s "
+                        f"{problem_set}/{name}.ipynb. Its output:\n{output[-6000:]}"
+                    ) from error
+        return output
+
+    def cell_scores(self, problem_set, name, student):
+        """Return {grade id: CellScore} of one submitted notebook."""
+        source = self.source_notebook(problem_set, name)
+        test_ids = {
+            notebooks.grade_id(cell)
+            for cell in source.cells
+            if notebooks.is_test(cell)
+        }
+        with Gradebook(self.gradebook_url) as gradebook:
+            submission = gradebook.find_submission_notebook(name, problem_set, student)
+            return {
+                grade.name: CellScore(
+                    grade_id=grade.name,
+                    score=float(grade.score),
+                    max_score=float(grade.max_score),
+                    autograded=grade.name in test_ids,
+                )
+                for grade in submission.grades
+            }
+
+    def autograded_notebook(self, problem_set, name, student):
+        path = self.root / "autograded" / student / problem_set / f"{name}.ipynb"
+        return notebooks.read(path)
+
+
+def autograded_total(scores):
+    """Return (points scored, points available) over the autograder tests.
+
+    Manually graded answers are left out, because a person grades them.
+    """
+    tests = [cell for cell in scores.values() if cell.autograded]
+    return (
+        sum(cell.score for cell in tests),
+        sum(cell.max_score for cell in tests),
+    )
