@@ -25,7 +25,3 @@ def problem_sets():
         if path.is_dir() and any(path.glob("*.ipynb"))
     )
 
-
-def student_dir(problem_set):
-    """Return the student workspace of a problem set, e.g. ROOT/ex12."""
-    return ROOT / problem_set

@@ -10,7 +10,9 @@ import json
 import logging
 import shutil
 
-from . import RELEASE_DIR, ROOT, student_dir
+from pathlib import Path
+
+from . import ROOT
 from . import notebooks
 from .grading import Course
 
@@ -27,29 +29,35 @@ def canonical(notebook):
     return json.dumps(notebook, sort_keys=True, indent=1)
 
 
-def release(problem_sets):
-    """Regenerate release/ and the student folders of ``problem_sets``."""
-    course = Course(ROOT)
+def release(problem_sets, root=ROOT):
+    """Regenerate release/ and the student folders of ``problem_sets``.
+
+    ``root`` is the course root that holds source/; the student folder of a
+    problem set is ``root/<ps>/``.
+    """
+    root = Path(root)
+    course = Course(root)
     for problem_set in problem_sets:
         previous = {
             path.name: notebooks.read(path)
-            for path in (RELEASE_DIR / problem_set).glob("*.ipynb")
+            for path in (root / "release" / problem_set).glob("*.ipynb")
         }
         course.generate(problem_set)
         logger.info("Generated release/%s from source/%s", problem_set, problem_set)
-        update_student_folder(problem_set, previous)
+        update_student_folder(problem_set, previous, root)
 
 
-def update_student_folder(problem_set, previous_release):
+def update_student_folder(problem_set, previous_release, root=ROOT):
     """Copy release/<ps>/ into the student folder <ps>/.
 
     A notebook in the student folder whose cells differ from the previous
     release holds a student's work: it is kept, and a warning names the fresh
     copy in release/ instead.
     """
-    target = student_dir(problem_set)
+    root = Path(root)
+    target = root / problem_set
     target.mkdir(exist_ok=True)
-    for released in sorted((RELEASE_DIR / problem_set).iterdir()):
+    for released in sorted((root / "release" / problem_set).iterdir()):
         if released.is_dir():
             continue
         destination = target / released.name
@@ -63,9 +71,9 @@ def update_student_folder(problem_set, previous_release):
                     "Kept %s because it differs from the previous release, so it "
                     "holds your work. The new release is %s; copy your answers "
                     "over, or delete %s and run `make release` again.",
-                    destination.relative_to(ROOT),
-                    released.relative_to(ROOT),
-                    destination.relative_to(ROOT),
+                    destination.relative_to(root),
+                    released.relative_to(root),
+                    destination.relative_to(root),
                 )
                 continue
         shutil.copy2(released, destination)

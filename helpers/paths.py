@@ -31,5 +31,9 @@ def data_dir():
 
 
 def offline():
-    """Return True when ``COURSE_OFFLINE`` asks to skip every download."""
+    """Return True when ``COURSE_OFFLINE`` is set to 1, true or yes.
+
+    Offline, the fetch functions skip the real-world downloads (GroupLens,
+    torchvision's MNIST mirrors) and go straight to the offline sources.
+    """
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes"}

@@ -1,0 +1,317 @@
+"""Releases are fresh, leak nothing, and every notebook follows the rules.
+
+Freshness and leaks are checked against nbgrader's real generate_assignment
+in scratch courses; the hygiene checks read the committed notebooks.
+"""
+
+import ast
+import re
+
+import pytest
+
+from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, notebooks, problem_sets
+from course_tools.grading import Course
+from course_tools.release import canonical, release
+
+PROBLEM_SETS = problem_sets()
+SUCCESS_MESSAGE = "Your implementation is correct!"
+
+
+def _notebook_paths(folder):
+    return sorted(folder.glob("*.ipynb"))
+
+
+def _all_notebooks(problem_set):
+    """Yield (label, notebook) for the source, release and student copies."""
+    for folder in (SOURCE_DIR / problem_set, RELEASE_DIR / problem_set, ROOT / problem_set):
+        for path in _notebook_paths(folder):
+            yield str(path.relative_to(ROOT)), notebooks.read(path)
+
+
+@pytest.fixture(scope="session")
+def fresh_course(tmp_path_factory):
+    """A scratch course with every problem set generated from source/."""
+    course = Course.scratch(tmp_path_factory.mktemp("fresh"), PROBLEM_SETS)
+    release(PROBLEM_SETS, root=course.root)
+    return course
+
+
+# Freshness -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_release_matches_fresh_generation(problem_set, fresh_course):
+    fresh_folder = fresh_course.root / "release" / problem_set
+    for committed_folder in (RELEASE_DIR / problem_set, ROOT / problem_set):
+        fresh_names = [path.name for path in sorted(fresh_folder.iterdir())]
+        committed_names = [path.name for path in sorted(committed_folder.iterdir())]
+        assert committed_names == fresh_names, (
+            f"{committed_folder.relative_to(ROOT)} holds {committed_names}, a fresh "
+            f"generation holds {fresh_names}: run `make release`"
+        )
+        for name in fresh_names:
+            fresh = canonical(notebooks.read(fresh_folder / name))
+            committed = canonical(notebooks.read(committed_folder / name))
+            assert committed == fresh, (
+                f"{committed_folder.relative_to(ROOT)}/{name} differs from a fresh "
+                "generation from source/: run `make release` and commit the result"
+            )
+
+
+# Leaks ---------------------------------------------------------------------
+
+_BEGIN = re.compile(r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS|MARK SCHEME)[ \t]*$")
+
+
+def plant_markers(source, make_marker):
+    """Return ``source`` with a fresh marker line inside every region."""
+    lines = source.split("\n")
+    planted = []
+    for line in lines:
+        planted.append(line)
+        match = _BEGIN.match(line)
+        if match:
+            planted.append(f"{match.group(1)}# {make_marker()}")
+    return "\n".join(planted)
+
+
+@pytest.fixture(scope="session")
+def planted_course(tmp_path_factory):
+    """Generate every problem set from sources with planted markers.
+
+    Returns the course and the list of markers planted.
+    """
+    course = Course.scratch(tmp_path_factory.mktemp("planted"), PROBLEM_SETS)
+    markers = []
+
+    def make_marker():
+        markers.append(f"LEAK-MARKER-{len(markers):04d}-7f3a")
+        return markers[-1]
+
+    for problem_set in PROBLEM_SETS:
+        for path in _notebook_paths(course.root / "source" / problem_set):
+            notebook = notebooks.read(path)
+            for cell in notebook.cells:
+                cell.source = plant_markers(cell.source, make_marker)
+            notebooks.write(notebook, path)
+    release(PROBLEM_SETS, root=course.root)
+    return course, markers
+
+
+def test_markers_were_planted_in_every_region(planted_course):
+    course, markers = planted_course
+    regions = 0
+    for problem_set in PROBLEM_SETS:
+        for path in _notebook_paths(SOURCE_DIR / problem_set):
+            for cell in notebooks.read(path).cells:
+                regions += len(notebooks.regions(cell.source, "SOLUTION"))
+                regions += len(notebooks.regions(cell.source, "HIDDEN TESTS"))
+    assert regions > 0
+    assert len(markers) >= regions
+
+
+def test_no_marker_in_generated_files(planted_course):
+    course, markers = planted_course
+    generated = [course.root / "release"] + [course.root / name for name in PROBLEM_SETS]
+    files = [path for folder in generated for path in folder.rglob("*") if path.is_file()]
+    assert files, "the planted generation produced no files"
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        leaked = [marker for marker in markers if marker in text]
+        assert not leaked, (
+            f"{path.relative_to(course.root)} contains {len(leaked)} marker(s) "
+            f"from solution or hidden-test regions, e.g. {leaked[0]}"
+        )
+
+
+def _region_lines(source_notebook):
+    """Return the distinctive lines of the solutions and hidden tests.
+
+    A line counts when it is at least 20 characters long and does not occur
+    outside the regions anywhere in the source notebook.
+    """
+    inside, outside = set(), set()
+    for cell in source_notebook.cells:
+        region_text = notebooks.regions(cell.source, "SOLUTION") + notebooks.regions(
+            cell.source, "HIDDEN TESTS"
+        )
+        region_lines = {line.strip() for text in region_text for line in text.splitlines()}
+        inside |= region_lines
+        outside |= {line.strip() for line in cell.source.splitlines()} - region_lines
+    return {line for line in inside - outside if len(line) >= 20}
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_committed_files_hold_no_solution_lines(problem_set):
+    secret_lines = set()
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        secret_lines |= _region_lines(notebooks.read(path))
+    for folder in (RELEASE_DIR / problem_set, ROOT / problem_set):
+        for path in folder.rglob("*"):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found = sorted(line for line in secret_lines if line in text)
+            assert not found, (
+                f"{path.relative_to(ROOT)} contains lines of a solution or "
+                f"hidden test, e.g. {found[0]!r}"
+            )
+
+
+# Hygiene -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_kernelspec_is_python3(problem_set):
+    for label, notebook in _all_notebooks(problem_set):
+        kernel = notebook.metadata.get("kernelspec", {}).get("name")
+        assert kernel == "python3", f"{label} has kernelspec {kernel!r}, expected 'python3'"
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_grade_and_cell_ids_unique(problem_set):
+    for label, notebook in _all_notebooks(problem_set):
+        grade_ids = [notebooks.grade_id(cell) for cell in notebook.cells if notebooks.grade_id(cell)]
+        duplicates = sorted({name for name in grade_ids if grade_ids.count(name) > 1})
+        assert not duplicates, f"{label} repeats grade ids {duplicates}"
+        cell_ids = [cell.get("id") for cell in notebook.cells]
+        assert None not in cell_ids, f"{label} has cells without an id"
+        assert len(set(cell_ids)) == len(cell_ids), f"{label} repeats cell ids"
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_graded_cells_have_points(problem_set):
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        for cell in notebooks.read(path).cells:
+            if not notebooks.is_graded(cell):
+                continue
+            points = notebooks.nbgrader_metadata(cell).get("points")
+            assert isinstance(points, (int, float)) and points > 0, (
+                f"{path.name}: graded cell {notebooks.grade_id(cell)} has points {points!r}"
+            )
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_release_has_no_outputs(problem_set):
+    for folder in (RELEASE_DIR / problem_set, ROOT / problem_set):
+        for path in _notebook_paths(folder):
+            for cell in notebooks.read(path).cells:
+                if cell.cell_type != "code":
+                    continue
+                assert cell.outputs == [], (
+                    f"{path.relative_to(ROOT)}: cell {cell.get('id')} has stored outputs"
+                )
+                assert cell.execution_count is None, (
+                    f"{path.relative_to(ROOT)}: cell {cell.get('id')} has an execution count"
+                )
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_answer_cells_have_solution_regions(problem_set):
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        for cell in notebooks.read(path).cells:
+            if notebooks.is_answer(cell):
+                assert len(notebooks.regions(cell.source, "SOLUTION")) >= 1, (
+                    f"{path.name}: answer cell {notebooks.grade_id(cell)} has no "
+                    "### BEGIN SOLUTION ... ### END SOLUTION region"
+                )
+    for path in _notebook_paths(RELEASE_DIR / problem_set):
+        for cell in notebooks.read(path).cells:
+            if notebooks.is_autograded_answer(cell):
+                assert "raise NotImplementedError()" in cell.source, (
+                    f"release {path.name}: answer cell {notebooks.grade_id(cell)} "
+                    "does not raise NotImplementedError"
+                )
+
+
+def _is_bare_number(statement):
+    if not isinstance(statement, ast.Expr):
+        return False
+    value = statement.value
+    if isinstance(value, ast.UnaryOp):
+        value = value.operand
+    return isinstance(value, ast.Constant) and isinstance(value.value, (int, float))
+
+
+def _test_cells(problem_set):
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        for cell in notebooks.read(path).cells:
+            if notebooks.is_test(cell):
+                yield path.name, cell
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_test_cells_follow_the_rules(problem_set):
+    for name, cell in _test_cells(problem_set):
+        label = f"{name}: test cell {notebooks.grade_id(cell)}"
+        meta = notebooks.nbgrader_metadata(cell)
+        source = cell.source
+
+        assert meta.get("locked") is True, f"{label} is not locked"
+        assert source.lstrip().startswith("#"), (
+            f"{label} should open with a comment saying what it checks"
+        )
+        assert source.count(notebooks.BEGIN_HIDDEN) == source.count(notebooks.END_HIDDEN), (
+            f"{label} has unbalanced hidden-test delimiters"
+        )
+        assert SUCCESS_MESSAGE in source, f"{label} does not print {SUCCESS_MESSAGE!r}"
+
+        tree = ast.parse(source)
+        assert tree.body, f"{label} is empty"
+        assert not _is_bare_number(tree.body[-1]), (
+            f"{label} ends in a bare number, which nbgrader reads as a score"
+        )
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try):
+                assert not node.handlers, (
+                    f"{label} catches exceptions with try/except, which can "
+                    "turn a failing test into full points"
+                )
+
+
+_POINTS = re.compile(r"\((\d+(?:\.\d+)?) points?\b")
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_headings_state_the_points_below_them(problem_set):
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        stated = None  # (heading, points) of the current task heading
+        counted = 0.0
+        checks = []
+        for cell in notebooks.read(path).cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if not line.startswith("#"):
+                        continue
+                    match = _POINTS.search(line)
+                    if match:
+                        checks.append((stated, counted))
+                        stated, counted = (line.strip(), float(match.group(1))), 0.0
+            if notebooks.is_graded(cell):
+                assert stated is not None, (
+                    f"{path.name}: graded cell {notebooks.grade_id(cell)} has no "
+                    "task heading with its points above it"
+                )
+                counted += float(notebooks.nbgrader_metadata(cell)["points"])
+        checks.append((stated, counted))
+        for heading, total in checks:
+            if heading is None:
+                continue
+            assert heading[1] == total, (
+                f"{path.name}: heading {heading[0]!r} states {heading[1]:g} points, "
+                f"the graded cells below it have {total:g}"
+            )
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_prose_before_every_code_cell(problem_set):
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        previous = None
+        for cell in notebooks.read(path).cells:
+            if cell.cell_type == "code" and not notebooks.is_test(cell):
+                assert previous is not None and previous.cell_type == "markdown", (
+                    f"{path.name}: code cell {cell.get('id')} has no markdown "
+                    "cell right before it"
+                )
+            previous = cell
+
