@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Tools of the environment (jupyter, nbgrader, alembic) come first on PATH,
+# as if it were activated.
+export PATH := $(abspath $(BIN)):$(PATH)
+
 # Number of pytest workers; 1 runs the suite in this process.
 JOBS ?= 1
 

@@ -7,6 +7,7 @@ instructor's own gradebook is never written by them.
 """
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -77,10 +78,17 @@ class Course:
         """
         command = [sys.executable, "-m", "nbgrader", *arguments]
         logger.info("Running %s in %s", " ".join(command[2:]), self.root)
+        # nbgrader runs the `alembic` command by name when it creates a
+        # gradebook, so this interpreter's scripts folder must be on PATH
+        # even when the virtual environment is not activated.
+        environment = dict(os.environ)
+        scripts = str(Path(sys.executable).parent)
+        environment["PATH"] = os.pathsep.join([scripts, environment.get("PATH", "")])
         try:
             completed = subprocess.run(
                 command,
                 cwd=self.root,
+                env=environment,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
