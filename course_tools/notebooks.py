@@ -86,6 +86,11 @@ def regions(source, kind):
     ]
 
 
+def without_regions(source):
+    """Return ``source`` with every solution and hidden-test region removed."""
+    return _REGION.sub("", source)
+
+
 def strip_solution_delimiters(source):
     """Return a solution cell's source without its BEGIN/END SOLUTION lines."""
     lines = [

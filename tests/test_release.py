@@ -135,9 +135,9 @@ def _region_lines(source_notebook):
         region_text = notebooks.regions(cell.source, "SOLUTION") + notebooks.regions(
             cell.source, "HIDDEN TESTS"
         )
-        region_lines = {line.strip() for text in region_text for line in text.splitlines()}
-        inside |= region_lines
-        outside |= {line.strip() for line in cell.source.splitlines()} - region_lines
+        inside |= {line.strip() for text in region_text for line in text.splitlines()}
+        remainder = notebooks.without_regions(cell.source)
+        outside |= {line.strip() for line in remainder.splitlines()}
     return {line for line in inside - outside if len(line) >= 20}
 
 
@@ -150,8 +150,12 @@ def test_committed_files_hold_no_solution_lines(problem_set):
         for path in folder.rglob("*"):
             if not path.is_file():
                 continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-            found = sorted(line for line in secret_lines if line in text)
+            if path.suffix == ".ipynb":
+                texts = [cell.source for cell in notebooks.read(path).cells]
+            else:
+                texts = [path.read_text(encoding="utf-8", errors="replace")]
+            lines = {line.strip() for text in texts for line in text.splitlines()}
+            found = sorted(secret_lines & lines)
             assert not found, (
                 f"{path.relative_to(ROOT)} contains lines of a solution or "
                 f"hidden test, e.g. {found[0]!r}"
@@ -270,36 +274,53 @@ def test_test_cells_follow_the_rules(problem_set):
 
 
 _POINTS = re.compile(r"\((\d+(?:\.\d+)?) points?\b")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+
+
+def _headings_and_graded_cells(notebook):
+    """Yield ("heading", level, text) and ("graded", grade id, points) in order."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and not notebooks.is_answer(cell):
+            in_fence = False
+            for line in cell.source.splitlines():
+                if line.startswith("```"):
+                    in_fence = not in_fence
+                match = _HEADING.match(line)
+                if match and not in_fence:
+                    yield "heading", len(match.group(1)), match.group(2).strip()
+        if notebooks.is_graded(cell):
+            points = float(notebooks.nbgrader_metadata(cell)["points"])
+            yield "graded", notebooks.grade_id(cell), points
 
 
 @pytest.mark.parametrize("problem_set", PROBLEM_SETS)
 def test_headings_state_the_points_below_them(problem_set):
+    """A heading "(N points)" covers the graded cells up to the next heading
+    of the same or a higher level, and their points add up to N."""
     for path in _notebook_paths(SOURCE_DIR / problem_set):
-        stated = None  # (heading, points) of the current task heading
-        counted = 0.0
-        checks = []
-        for cell in notebooks.read(path).cells:
-            if cell.cell_type == "markdown":
-                for line in cell.source.splitlines():
-                    if not line.startswith("#"):
-                        continue
-                    match = _POINTS.search(line)
-                    if match:
-                        checks.append((stated, counted))
-                        stated, counted = (line.strip(), float(match.group(1))), 0.0
-            if notebooks.is_graded(cell):
-                assert stated is not None, (
-                    f"{path.name}: graded cell {notebooks.grade_id(cell)} has no "
-                    "task heading with its points above it"
-                )
-                counted += float(notebooks.nbgrader_metadata(cell)["points"])
-        checks.append((stated, counted))
-        for heading, total in checks:
-            if heading is None:
+        open_headings = []  # [level, text, stated points, counted points]
+        finished = []
+        for kind, first, second in _headings_and_graded_cells(notebooks.read(path)):
+            if kind == "heading":
+                level, text = first, second
+                while open_headings and open_headings[-1][0] >= level:
+                    finished.append(open_headings.pop())
+                match = _POINTS.search(text)
+                if match:
+                    open_headings.append([level, text, float(match.group(1)), 0.0])
                 continue
-            assert heading[1] == total, (
-                f"{path.name}: heading {heading[0]!r} states {heading[1]:g} points, "
-                f"the graded cells below it have {total:g}"
+            grade_id, points = first, second
+            assert open_headings, (
+                f"{path.name}: graded cell {grade_id} has no task heading "
+                "with its points above it"
+            )
+            for heading in open_headings:
+                heading[3] += points
+        finished.extend(open_headings)
+        for _, text, stated, counted in finished:
+            assert stated == counted, (
+                f"{path.name}: heading {text!r} states {stated:g} points, "
+                f"the graded cells below it have {counted:g}"
             )
 
 
