@@ -2,15 +2,50 @@
 
 ``nbgrader validate`` prints "VALIDATION FAILED" but exits with status 0, so a
 script cannot tell a failing notebook from a passing one. This runs the same
-nbgrader Validator with the course configuration and returns whether the
-notebook passed, so the command line can exit with 1 on a failure.
+nbgrader Validator with the course configuration, adds the checks nbgrader
+leaves out (a deleted test cell, a file that is not a notebook), and returns
+whether the notebook passed, so the command line can exit with 1.
 """
 
+import re
 from pathlib import Path
 
+import nbformat
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import CONFIG_FILE
+from . import CONFIG_FILE, RELEASE_DIR
+from . import notebooks
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+STDERR_EXPLANATION = (
+    "This cell wrote to stderr (a warning, logging, or print(..., "
+    "file=sys.stderr)), and nbgrader scores any stderr output in a test cell "
+    "as a failure, even after 'Your implementation is correct!'. Remove the "
+    "cause of this output:"
+)
+
+
+def _course_validator_class():
+    """Return nbgrader's Validator, explaining failures caused by stderr.
+
+    nbgrader 0.9 reports a cell's stderr text as its error without saying
+    that the text alone made the cell fail. ``_extract_error`` is private, so
+    on another nbgrader version the override may simply not be called, and
+    the report then lacks only the explanation.
+    """
+    from nbgrader.validator import Validator
+
+    class CourseValidator(Validator):
+        def _extract_error(self, cell):
+            error = super()._extract_error(cell)
+            wrote_stderr = any(
+                output.output_type == "stream" and output.name == "stderr"
+                for output in cell.get("outputs", [])
+            )
+            return f"{STDERR_EXPLANATION}\n{error}" if wrote_stderr else error
+
+    return CourseValidator
 
 
 def load_config():
@@ -19,20 +54,59 @@ def load_config():
     return loader.load_config()
 
 
+def released_copy(path):
+    """Return the release notebook with the same file name, or None."""
+    matches = sorted(RELEASE_DIR.glob(f"*/{Path(path).name}"))
+    return matches[0] if len(matches) == 1 else None
+
+
+def missing_graded_cells(notebook, release):
+    """Return the grade ids of the release's graded cells absent from notebook.
+
+    nbgrader cannot restore a graded cell that a student deleted: its points
+    silently become "needs manual grading".
+    """
+    present = set(notebooks.cells_by_grade_id(notebook))
+    return [
+        notebooks.grade_id(cell)
+        for cell in release.cells
+        if notebooks.is_graded(cell) and notebooks.grade_id(cell) not in present
+    ]
+
+
 def validate(path, stream):
     """Run the notebook at ``path`` and report its failing cells.
 
-    Returns True when every cell passes and no test cell was changed.
-    Writes the report to ``stream``.
+    Returns True when every cell passes, no test cell was changed and none
+    is missing. Writes the report to ``stream``.
     """
-    from nbgrader.validator import Validator
-
     path = Path(path)
     if not path.is_file():
         stream.write(f"{path}: notebook not found.\n")
         return False
+    try:
+        notebook = notebooks.read(path)
+    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as error:
+        stream.write(
+            f"{path}: not a readable notebook ({error.__class__.__name__}: "
+            f"{str(error)[:200]}). Restore it from a checkpoint or from git, "
+            "or copy your answers into a fresh copy of the release.\n"
+        )
+        return False
 
-    validator = Validator(config=load_config())
+    passed = True
+    release = released_copy(path)
+    if release is not None:
+        missing = missing_graded_cells(notebook, notebooks.read(release))
+        if missing:
+            passed = False
+            stream.write(
+                f"{path}: {len(missing)} graded cell(s) were deleted: "
+                f"{', '.join(missing)}. Copy them back from "
+                f"{release.relative_to(RELEASE_DIR.parent)}.\n"
+            )
+
+    validator = _course_validator_class()(config=load_config())
     results = validator.validate(str(path))
 
     problems = {
@@ -40,7 +114,6 @@ def validate(path, stream):
         "changed": "test cell(s) were edited: restore them from the release",
         "failed": "cell(s) failed",
     }
-    passed = True
     for key, summary in problems.items():
         cells = results.get(key, [])
         if not cells:
@@ -50,8 +123,10 @@ def validate(path, stream):
         for number, cell in enumerate(cells, start=1):
             stream.write(f"\n--- {key} cell {number} of {len(cells)} ---\n")
             stream.write(cell["source"][:800] + "\n")
-            if cell.get("raw_error"):
-                stream.write(cell["raw_error"] + "\n")
+            if key != "failed":
+                continue
+            error = _ANSI_ESCAPE.sub("", cell.get("raw_error") or "").strip()
+            stream.write(error + "\n")
     if passed:
         stream.write(f"{path}: every cell passes.\n")
     return passed

@@ -181,3 +181,45 @@ def test_scratch_course_leaves_root_gradebook_alone(tmp_path):
     assert (course.root / "nbgrader_config.py").read_text() == (
         ROOT / "nbgrader_config.py"
     ).read_text()
+
+
+def test_validate_explains_stderr_failures(tmp_path, ex12_reference):
+    path = tmp_path / "ex12.ipynb"
+    noisy = notebooks.replace_in_cell(
+        ex12_reference,
+        "sigmoid",
+        "return 1.0 / (1.0 + np.exp(-t))",
+        "import sys\n    print('debug', file=sys.stderr)\n    return 1.0 / (1.0 + np.exp(-t))",
+    )
+    notebooks.write(noisy, path)
+
+    result = _validate(path)
+
+    assert result.returncode == 1
+    assert "wrote to stderr" in result.stdout
+    assert "\x1b[" not in result.stdout
+
+
+def test_validate_reports_unreadable_notebook(tmp_path):
+    path = tmp_path / "ex12.ipynb"
+    path.write_text('{"cells": [', encoding="utf-8")
+
+    result = _validate(path)
+
+    assert result.returncode == 1
+    assert "not a readable notebook" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_validate_reports_deleted_test_cell(tmp_path, ex12_reference):
+    path = tmp_path / "ex12.ipynb"
+    ex12_reference.cells = [
+        cell for cell in ex12_reference.cells
+        if notebooks.grade_id(cell) != "test_simple_backpropagation"
+    ]
+    notebooks.write(ex12_reference, path)
+
+    result = _validate(path)
+
+    assert result.returncode == 1
+    assert "were deleted: test_simple_backpropagation" in result.stdout

@@ -101,3 +101,14 @@ def test_every_graded_function_has_a_mutant(problem_set):
                 f"of its own tests {own_tests}; write one whose mistake only "
                 "those tests see"
             )
+
+
+def test_feedback_hides_hidden_test_code(graded):
+    run = graded("ex12")
+    run.course.nbgrader("generate_feedback", "ex12", "--force")
+    feedback = run.course.root / "feedback" / REFERENCE / "ex12" / "ex12.html"
+
+    html = feedback.read_text(encoding="utf-8")
+    assert "Your implementation is correct!" in html
+    assert "BEGIN HIDDEN TESTS" not in html
+    assert "finite_difference_gradients" not in html

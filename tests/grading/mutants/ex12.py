@@ -39,6 +39,13 @@ MUTANTS = [
         loses={"test_simple_feed_forward", "test_simple_backpropagation"},
     ),
     Mutant(
+        name="feed-forward-returns-activations",
+        cell="simple_feed_forward",
+        old="return z_1, z_2, y_hat",
+        new="return x_1, z_2, y_hat",
+        loses={"test_simple_feed_forward", "test_simple_backpropagation"},
+    ),
+    Mutant(
         name="backprop-missing-derivative",
         cell="simple_backpropagation",
         old="delta_2 = (y_hat - y) * grad_sigmoid(z_2)",
@@ -50,6 +57,23 @@ MUTANTS = [
         cell="simple_backpropagation",
         old='"w_1": np.outer(x, delta_1)',
         new='"w_1": np.outer(delta_1, x)',
+        loses={"test_simple_backpropagation"},
+    ),
+    Mutant(
+        name="backprop-returns-lists",
+        cell="simple_backpropagation",
+        old='"w_2": delta_2 * x_1,',
+        new='"w_2": list(delta_2 * x_1),',
+        loses={"test_simple_backpropagation"},
+    ),
+    Mutant(
+        name="backprop-updates-weights",
+        cell="simple_backpropagation",
+        old="delta_1 = delta_2 * W[\"w_2\"] * grad_sigmoid(z_1)\n",
+        new=(
+            "delta_1 = delta_2 * W[\"w_2\"] * grad_sigmoid(z_1)\n"
+            "    W[\"w_2\"] -= 0.1 * delta_2 * x_1\n"
+        ),
         loses={"test_simple_backpropagation"},
     ),
 ]
