@@ -25,6 +25,13 @@ MUTANTS = [
         new="return array, (len(nested), len(nested[0])), array.dtype",
         loses={"test_array_properties"},
     ),
+    Mutant(
+        name="shape-as-list",
+        cell="array_properties",
+        old="return array, array.shape, array.dtype",
+        new="return array, list(array.shape), array.dtype",
+        loses={"test_array_properties"},
+    ),
     # Task 2: range_and_ones
     Mutant(
         name="arange-starts-at-one",
@@ -38,6 +45,20 @@ MUTANTS = [
         cell="range_and_ones",
         old="return np.arange(n), np.ones(shape)",
         new="return np.arange(n), np.ones(shape[::-1])",
+        loses={"test_range_and_ones"},
+    ),
+    Mutant(
+        name="range-as-list",
+        cell="range_and_ones",
+        old="return np.arange(n), np.ones(shape)",
+        new="return list(range(n)), np.ones(shape)",
+        loses={"test_range_and_ones"},
+    ),
+    Mutant(
+        name="ones-with-int-dtype",
+        cell="range_and_ones",
+        old="return np.arange(n), np.ones(shape)",
+        new="return np.arange(n), np.ones(shape, dtype=int)",
         loses={"test_range_and_ones"},
     ),
     # Task 3: column_and_row_max and fractions_of_row_total
@@ -60,6 +81,22 @@ MUTANTS = [
         cell="axis_reductions",
         old="row_totals = a.sum(axis=1, keepdims=True)",
         new="row_totals = a.sum(axis=1)",
+        loses={"test_axis_reductions"},
+    ),
+    Mutant(
+        # Passes with int input, whose float conversion is a copy, but
+        # overwrites a float input, which np.asarray returns without a copy.
+        name="fractions-divide-float-input-in-place",
+        cell="axis_reductions",
+        old=(
+            "row_totals = a.sum(axis=1, keepdims=True)\n"
+            "    return a / row_totals"
+        ),
+        new=(
+            "b = np.asarray(a, dtype=float)\n"
+            "    b /= b.sum(axis=1, keepdims=True)\n"
+            "    return b"
+        ),
         loses={"test_axis_reductions"},
     ),
     # Task 4: gram_matrix
@@ -173,6 +210,27 @@ MUTANTS = [
         new="bins=bins + 1,",
         loses={"test_histogram_counts"},
     ),
+    Mutant(
+        name="histogram-drawn-with-plt-hist",
+        cell="histogram_counts",
+        old="counts, edges = np.histogram(",
+        new="counts, edges, _ = plt.hist(",
+        loses={"test_histogram_counts"},
+    ),
+    Mutant(
+        name="histogram-drawn-then-closed",
+        cell="histogram_counts",
+        old=(
+            "counts, edges = np.histogram(values, bins=bins, "
+            "range=value_range)\n"
+        ),
+        new=(
+            "counts, edges, _ = plt.hist(values, bins=bins, "
+            "range=value_range)\n"
+            "    plt.close()\n"
+        ),
+        loses={"test_histogram_counts"},
+    ),
     # Task 9: the git workflow
     Mutant(
         name="git-commits-on-main",
@@ -195,6 +253,28 @@ MUTANTS = [
             '    "git push origin main",'
         ),
         loses={"test_git_publish", "test_git_update"},
+    ),
+    Mutant(
+        # Commits on local main, then merges main into the branch. The
+        # remote ends up right, but local main has moved.
+        name="git-commits-on-local-main",
+        cell="git_workflow",
+        old=(
+            '    "git add analysis.py",\n'
+            "    'git commit -m \"Add a column maximum to the analysis "
+            "script\"',\n"
+            '    "git push origin add-analysis",'
+        ),
+        new=(
+            '    "git checkout main",\n'
+            '    "git add analysis.py",\n'
+            "    'git commit -m \"Add a column maximum to the analysis "
+            "script\"',\n"
+            '    "git checkout add-analysis",\n'
+            '    "git merge main",\n'
+            '    "git push origin add-analysis",'
+        ),
+        loses={"test_git_publish"},
     ),
     Mutant(
         name="git-skips-status",
