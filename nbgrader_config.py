@@ -71,3 +71,10 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Tracebacks in the autograded notebooks, and so in the feedback, show only
+# the exception and its message. IPython's default tracebacks print the
+# source lines around the failure, which would show the hidden tests.
+# `python -m course_tools validate` removes this setting, so students get
+# full tracebacks when they validate their own notebook.
+c.Execute.extra_arguments = ["--InteractiveShell.xmode=Minimal"]

@@ -54,6 +54,22 @@ def load_config():
     return loader.load_config()
 
 
+def student_config():
+    """Return the course configuration with full tracebacks.
+
+    The course keeps hidden tests out of feedback by asking the kernel for
+    one-line tracebacks; a student validating their own notebook has no
+    hidden tests to protect and needs the failing line.
+    """
+    config = load_config()
+    arguments = list(config.Execute.get("extra_arguments", []))
+    config.Execute.extra_arguments = [
+        argument for argument in arguments
+        if not argument.startswith("--InteractiveShell.xmode")
+    ]
+    return config
+
+
 def released_copy(path):
     """Return the release notebook with the same file name, or None."""
     matches = sorted(RELEASE_DIR.glob(f"*/{Path(path).name}"))
@@ -106,7 +122,7 @@ def validate(path, stream):
                 f"{release.relative_to(RELEASE_DIR.parent)}.\n"
             )
 
-    validator = _course_validator_class()(config=load_config())
+    validator = _course_validator_class()(config=student_config())
     results = validator.validate(str(path))
 
     problems = {

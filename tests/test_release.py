@@ -262,6 +262,16 @@ def test_test_cells_follow_the_rules(problem_set):
 
         tree = ast.parse(source)
         assert tree.body, f"{label} is empty"
+        last = tree.body[-1]
+        assert (
+            isinstance(last, ast.Expr)
+            and isinstance(last.value, ast.Call)
+            and getattr(last.value.func, "id", None) == "print"
+            and SUCCESS_MESSAGE in (ast.get_source_segment(source, last) or "")
+        ), (
+            f"{label} should end by printing {SUCCESS_MESSAGE!r}, after the "
+            "hidden tests, so the message appears only when every check passed"
+        )
         assert not _is_bare_number(tree.body[-1]), (
             f"{label} ends in a bare number, which nbgrader reads as a score"
         )

@@ -113,3 +113,10 @@ def test_feedback_hides_hidden_test_code(graded):
     assert "Your implementation is correct!" in html
     assert "BEGIN HIDDEN TESTS" not in html
     assert "finite_difference_gradients" not in html
+
+    # A hidden check that fails shows its message, not its source lines.
+    failed = run.course.root / "feedback" / "backprop-updates-weights" / "ex12" / "ex12.html"
+    failed_html = failed.read_text(encoding="utf-8")
+    assert "must not modify W" in failed_html
+    assert "W_hidden_before" not in failed_html
+    assert "finite_difference_gradients" not in failed_html
