@@ -346,3 +346,107 @@ def test_prose_before_every_code_cell(problem_set):
                 )
             previous = cell
 
+
+
+def _bound_names(statements):
+    """Return the names that ``statements`` bind at module level.
+
+    Names assigned in a ``finally`` block are the swap-and-restore pattern
+    of the tests and do not count. Function and class bodies are skipped.
+    """
+    bound, restored = set(), set()
+
+    def visit(node, in_finally):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            (restored if in_finally else bound).add(node.name)
+            return
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            (restored if in_finally else bound).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+            (restored if in_finally else bound).update(names)
+        if isinstance(node, ast.Try):
+            for child in node.body + node.handlers + node.orelse:
+                visit(child, in_finally)
+            for child in node.finalbody:
+                visit(child, True)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_finally)
+
+    for statement in statements:
+        visit(statement, False)
+    return bound - restored
+
+
+def _loaded_names(statements):
+    """Return the global names that ``statements`` read.
+
+    Inside a function, the names it assigns or takes as parameters are its
+    own locals and do not count.
+    """
+    loaded = set()
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                loaded.add(node.id)
+    local_names = set()
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                arguments = node.args
+                every_argument = (
+                    arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+                    + [argument for argument in (arguments.vararg, arguments.kwarg) if argument]
+                )
+                local_names |= {argument.arg for argument in every_argument}
+                body = node.body if isinstance(node.body, list) else [node.body]
+                local_names |= {
+                    inner.id
+                    for part in body
+                    for inner in ast.walk(part)
+                    if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)
+                }
+    return loaded - (local_names - _bound_names(statements))
+
+
+def _code_cells(path):
+    """Yield (cell, parsed statements) of the code cells, magics removed."""
+    for cell in notebooks.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(
+            line for line in cell.source.splitlines()
+            if not line.lstrip().startswith(("%", "!"))
+        )
+        yield cell, ast.parse(source).body
+
+
+@pytest.mark.parametrize("problem_set", PROBLEM_SETS)
+def test_tests_leave_notebook_variables_alone(problem_set):
+    """A test cell must not rebind a variable that a later cell reads.
+
+    Hidden tests run only in grading, so a rebound name (a learning rate, a
+    model) changes what later cells compute for the grader but not for the
+    student.
+    """
+    for path in _notebook_paths(SOURCE_DIR / problem_set):
+        cells = list(_code_cells(path))
+        for position, (cell, statements) in enumerate(cells):
+            if not notebooks.is_test(cell):
+                continue
+            rebound = _bound_names(statements)
+            for later, later_statements in cells[position + 1:]:
+                if notebooks.is_test(later):
+                    continue
+                later_binds = _bound_names(later_statements)
+                read_first = (rebound & _loaded_names(later_statements)) - later_binds
+                assert not read_first, (
+                    f"{path.name}: test cell {notebooks.grade_id(cell)} rebinds "
+                    f"{sorted(read_first)}, which cell {later.get('id')} reads "
+                    "afterwards; give the test's variables names of their own "
+                    "or restore them in a finally block"
+                )
+                rebound -= later_binds
