@@ -22,3 +22,13 @@ def test_torch_sees_cuda():
     device = torch.device("cuda")
     product = torch.ones(64, 64, device=device) @ torch.ones(64, 64, device=device)
     assert product[0, 0].item() == 64.0
+
+
+@pytest.mark.skipif(not REQUIRE_CUDA, reason="COURSE_REQUIRE_CUDA is not set to 1")
+def test_course_selects_the_gpu():
+    from helpers.torch_utils import describe_device, select_device
+
+    device = select_device()
+
+    assert device.type == "cuda"
+    assert describe_device(device).startswith("Using the GPU cuda:")
