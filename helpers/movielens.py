@@ -462,13 +462,17 @@ def _parse_course_lines(lines):
 def build_index_groups(train):
     """Group the nonzero entries of a ratings matrix by item and by user.
 
+    Stored zeros (entries that a sparse matrix keeps in its structure with
+    the value 0, for example after ``matrix[d, n] = 0``) are not ratings and
+    are left out, like the entries that are not stored.
+
     Args:
-        train: sparse ratings matrix, items as rows and users as columns,
-            shape (num_items, num_users).
+        train: sparse ratings matrix in any SciPy format, items as rows and
+            users as columns, shape (num_items, num_users).
 
     Returns:
-        nz_train: int array of shape (nnz, 2), one (item, user) pair of
-            0-based indices per rating, in row-major order.
+        nz_train: int array of shape (number of ratings, 2), one (item,
+            user) pair of 0-based indices per rating, in row-major order.
         nz_item_userindices: list of (item, users) with ``users`` the int
             array of the users that rated ``item``, for every item with at
             least one rating, in increasing item order.
@@ -478,7 +482,9 @@ def build_index_groups(train):
     """
     coo = sp.coo_matrix(train)
     coo.sum_duplicates()
-    items, users = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    rated = coo.data != 0
+    items = coo.row[rated].astype(np.int64)
+    users = coo.col[rated].astype(np.int64)
 
     by_item = np.lexsort((users, items))
     nz_train = np.column_stack([items[by_item], users[by_item]])

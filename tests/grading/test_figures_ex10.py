@@ -65,12 +65,15 @@ def test_sgd_beats_item_mean(output):
     sgd = _number(output, r"SGD: test RMSE ([\d.]+)")
 
     assert sgd < item_mean, f"SGD {sgd}, item means {item_mean}"
+    # The SGD test cell states "about 0.99".
+    assert 0.98 <= sgd <= 1.0, sgd
 
 
 def test_als_reaches_target(output):
     als = _number(output, r"ALS: test RMSE ([\d.]+)")
 
-    assert als <= 0.98, als
+    # The ALS test cell states "about 0.96 and at most 0.99".
+    assert 0.95 <= als <= 0.97, als
 
 
 def test_data_source_is_named(output):

@@ -474,6 +474,32 @@ def test_build_index_groups_against_dense():
         assert np.array_equal(items, expected)
 
 
+def test_build_index_groups_ignores_stored_zeros():
+    dense = np.array([
+        [4.0, 0.0, 2.0],
+        [0.0, 5.0, 0.0],
+        [3.0, 1.0, 0.0],
+    ])
+    with_zeros = sp.csr_matrix(dense)
+    # Zeroing stored entries keeps them in the structure: item 1 and user 2
+    # are left with stored zeros only.
+    with_zeros[1, 1] = 0.0
+    with_zeros[0, 2] = 0.0
+    assert with_zeros.nnz == 5
+    cleaned = dense.copy()
+    cleaned[1, 1] = cleaned[0, 2] = 0.0
+
+    nz_train, by_item, by_user = movielens.build_index_groups(with_zeros)
+
+    assert np.array_equal(nz_train, np.argwhere(cleaned != 0))
+    assert [item for item, _ in by_item] == [0, 2]
+    assert np.array_equal(by_item[0][1], [0])
+    assert np.array_equal(by_item[1][1], [0, 1])
+    assert [user for user, _ in by_user] == [0, 1]
+    assert np.array_equal(by_user[0][1], [0, 2])
+    assert np.array_equal(by_user[1][1], [2])
+
+
 def test_build_index_groups_of_empty_matrix():
     empty = sp.csr_matrix((3, 4))
 
