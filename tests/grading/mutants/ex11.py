@@ -1,4 +1,9 @@
-"""Mutants of the ex11 reference solution, one or more per graded function."""
+"""Mutants of the ex11 reference solution, one or more per graded function.
+
+Entries with an empty ``loses`` are correct answers written differently
+from the reference. They must keep every point, which checks that the tests
+accept them.
+"""
 
 from . import Mutant
 
@@ -17,6 +22,22 @@ MUTANTS = [
         new="self.w = torch.zeros(1, device=device)",
         loses={"test_my_linear_regression"},
     ),
+    # Correct for the (N, 1) inputs that Task 1 states, though not for 1-D
+    # inputs, which the task does not require.
+    Mutant(
+        name="forward-f-linear",
+        cell="my_linear_regression",
+        old="return self.w * x + self.b",
+        new="return torch.nn.functional.linear(x, self.w.reshape(1, 1), self.b)",
+        loses=set(),
+    ),
+    Mutant(
+        name="forward-matmul-view",
+        cell="my_linear_regression",
+        old="return self.w * x + self.b",
+        new="return x @ self.w.view(1, 1) + self.b",
+        loses=set(),
+    ),
     Mutant(
         name="forward-without-bias",
         cell="my_linear_regression",
@@ -29,6 +50,14 @@ MUTANTS = [
         cell="mselossfunc",
         old="return ((pred - y) ** 2).mean()",
         new="return ((pred - y) ** 2).sum()",
+        loses={"test_mselossfunc"},
+    ),
+    # Right for (N, 1) inputs only: with k columns it is k times too large.
+    Mutant(
+        name="mse-divide-by-rows",
+        cell="mselossfunc",
+        old="return ((pred - y) ** 2).mean()",
+        new="return ((pred - y) ** 2).sum() / len(y)",
         loses={"test_mselossfunc"},
     ),
     Mutant(
@@ -58,6 +87,30 @@ MUTANTS = [
         old="if epoch % 10 == 0:",
         new="if True:",
         loses={"test_train"},
+    ),
+    Mutant(
+        name="train-logs-zero-based-epoch",
+        cell="train",
+        old='print(f"Epoch [{epoch + 1}/{num_epoch}]',
+        new='print(f"Epoch [{epoch}/{num_epoch}]',
+        loses={"test_train"},
+    ),
+    # The fitted line drawn on a 200-point grid instead of the sorted inputs.
+    Mutant(
+        name="visualize-fine-grid",
+        cell="visualize",
+        old='plt.plot(x_column[order], predicted[order, 0], label="Fitted line")',
+        new=(
+            "grid = torch.linspace(\n"
+            "        float(x_column.min()), float(x_column.max()), 200, device=x.device\n"
+            "    ).reshape(200, 1)\n"
+            "    with torch.no_grad():\n"
+            "        grid_predictions = model(grid).cpu().numpy()\n"
+            "    plt.plot(\n"
+            "        grid.cpu().numpy()[:, 0], grid_predictions[:, 0], label=\"Fitted line\"\n"
+            "    )"
+        ),
+        loses=set(),
     ),
     Mutant(
         name="visualize-unsorted",
