@@ -16,17 +16,31 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Number of pytest workers; 1 runs the suite in this process.
 JOBS ?= 1
 
-.PHONY: course test venv data release demo validate bench clean help
+# Where `make grades` writes the scores.
+CSV ?= grades.csv
+
+.PHONY: course test venv data release demo validate check autograde feedback \
+	grades collect publish bench clean help
 
 help:
 	@echo "make course     set up everything and grade the demo submissions"
 	@echo "make test       run the test suite (unit, notebooks, grading)"
-	@echo "make release    regenerate release/ and the student folders"
 	@echo "make data       download or build the data sets"
 	@echo "make demo       grade the reference and the blank release"
-	@echo "make validate NB=ex12/ex12.ipynb   validate one notebook"
 	@echo "make bench      run the benchmarks and print their figures"
 	@echo "make clean      remove .venv, data/ and scratch folders"
+	@echo
+	@echo "Students:"
+	@echo "make check PS=ex12          run ex12/ex12.ipynb and list each graded task"
+	@echo "make validate NB=ex12/ex12.ipynb   validate one notebook"
+	@echo
+	@echo "Instructors:"
+	@echo "make release                regenerate release/ and the student folders, check for leaks"
+	@echo "make collect ZIP=subs.zip   import <student_id>_<anything>_<ps>.ipynb files into submitted/"
+	@echo "make autograde PS=ex12      autograde submitted/*/ex12/ into gradebook.db"
+	@echo "make feedback PS=ex12       write feedback/<student>/ex12/*.html"
+	@echo "make grades [CSV=file]      export every score to grades.csv"
+	@echo "make publish DEST=folder    write the student copy of the course to DEST"
 
 course: venv data release demo
 
@@ -56,6 +70,26 @@ demo: venv
 validate: venv
 	@test -n "$(NB)" || { echo "Usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(BIN)/python -m course_tools validate $(NB)
+
+check: venv
+	@$(BIN)/python -m course_tools --quiet check $(PS)
+
+autograde: venv
+	@$(BIN)/python -m course_tools --quiet autograde $(PS)
+
+feedback: venv
+	@$(BIN)/python -m course_tools --quiet feedback $(PS)
+
+grades: venv
+	@$(BIN)/python -m course_tools --quiet grades --output $(CSV)
+
+collect: venv
+	@test -n "$(ZIP)" || { echo "Usage: make collect ZIP=path/to/submissions.zip [PS=ex12]"; exit 2; }
+	@$(BIN)/python -m course_tools --quiet collect $(ZIP) $(if $(PS),--problem-set $(PS))
+
+publish: venv
+	@test -n "$(DEST)" || { echo "Usage: make publish DEST=path/to/empty/folder"; exit 2; }
+	@$(BIN)/python -m course_tools --quiet publish $(DEST)
 
 test: venv data
 	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadgroup)

@@ -78,3 +78,20 @@ c.GenerateFeedback.preprocessors = [
 # `python -m course_tools validate` removes this setting, so students get
 # full tracebacks when they validate their own notebook.
 c.Execute.extra_arguments = ["--InteractiveShell.xmode=Minimal"]
+
+# `make collect ZIP=submissions.zip` runs `nbgrader zip_collect`, which reads
+# the student id and the notebook from each file name in the zip, the way a
+# learning-management system names the files it downloads:
+#   <student_id>_<anything>_<notebook>.ipynb   e.g. jdoe42_4711_ex12.ipynb
+# The student id is letters, digits, dots and dashes. The middle part is
+# optional (jdoe42_ex12.ipynb) and may hold underscores. A "-1" that some
+# systems add before .ipynb for a resubmission is dropped. nbgrader matches
+# the expression against the file's whole path after it unzips the archive,
+# hence the leading ".*/".
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?:[^/]*_)?"
+    r"(?P<file_id>[A-Za-z0-9]+)(?:-\d+)?\.ipynb$"
+)
+# Skip a notebook of another problem set instead of copying it into the one
+# being collected, so one zip can hold several problem sets.
+c.ZipCollectApp.strict = True

@@ -3,12 +3,13 @@
 import argparse
 import logging
 import sys
+from pathlib import Path
 
-from . import problem_sets
+from . import ROOT, problem_sets
 
 
-def _selected(names):
-    available = problem_sets()
+def _selected(names, root=ROOT):
+    available = problem_sets(root)
     unknown = sorted(set(names) - set(available))
     if unknown:
         raise SystemExit(
@@ -21,7 +22,84 @@ def _selected(names):
 def command_release(arguments):
     from .release import release
 
-    release(_selected(arguments.problem_sets))
+    selected = _selected(arguments.problem_sets, arguments.root)
+    release(selected, root=arguments.root)
+    return _report_leaks(arguments.root, selected)
+
+
+def command_leaks(arguments):
+    return _report_leaks(
+        arguments.root, _selected(arguments.problem_sets, arguments.root)
+    )
+
+
+def _report_leaks(root, selected):
+    from .leaks import format_leaks, release_leaks
+
+    leaks = release_leaks(root, selected)
+    if leaks:
+        print(
+            f"Leak check failed: {len(leaks)} line(s) of solutions or hidden "
+            f"tests in generated or student files:\n{format_leaks(leaks)}\n"
+            "A student folder keeps a notebook that differs from the release "
+            "(see the warnings above); delete or fix it and run make release "
+            "again. A leak in release/ means nbgrader kept code of a region: "
+            "check that region's delimiter lines in source/.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"Leak check passed: no solution or hidden-test line in release/ or "
+        f"the student folders of {', '.join(selected)}."
+    )
+    return 0
+
+
+def command_check(arguments):
+    from .check import UsageError, check_problem_set
+
+    try:
+        passed = check_problem_set(arguments.problem_set, sys.stdout, arguments.root)
+    except UsageError as error:
+        print(f"Usage error: {error}", file=sys.stderr)
+        return 2
+    return 0 if passed else 1
+
+
+def command_autograde(arguments):
+    from .instructor import autograde
+
+    failures = autograde(arguments.problem_set, sys.stdout, arguments.root)
+    return 1 if failures else 0
+
+
+def command_feedback(arguments):
+    from .instructor import feedback
+
+    missing = feedback(arguments.problem_set, sys.stdout, arguments.root)
+    return 1 if missing else 0
+
+
+def command_grades(arguments):
+    from .instructor import export_grades
+
+    output = arguments.output or Path(arguments.root) / "grades.csv"
+    export_grades(output, sys.stdout, arguments.root)
+    return 0
+
+
+def command_collect(arguments):
+    from .instructor import collect
+
+    skipped = collect(arguments.zip, sys.stdout, arguments.root, arguments.problem_set)
+    notebooks_skipped = [name for name in skipped if name.endswith(".ipynb")]
+    return 1 if notebooks_skipped else 0
+
+
+def command_publish(arguments):
+    from .publish import publish
+
+    publish(arguments.dest, sys.stdout, arguments.root)
     return 0
 
 
@@ -53,17 +131,26 @@ def command_data(arguments):
 def command_validate(arguments):
     from .validate import validate
 
-    results = [validate(path, sys.stdout) for path in arguments.notebooks]
+    results = [
+        validate(path, sys.stdout, arguments.root) for path in arguments.notebooks
+    ]
     return 0 if all(results) else 1
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m course_tools",
-        description="Release, grade and validate the course's problem sets.",
+        description="Release, check, grade and publish the course's problem sets.",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="log warnings and errors only"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="course root with source/, release/ and gradebook.db "
+        f"(default: {ROOT})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -72,6 +159,61 @@ def main(argv=None):
     )
     release.add_argument("problem_sets", nargs="*", help="default: all of them")
     release.set_defaults(run=command_release)
+
+    leaks = commands.add_parser(
+        "leaks",
+        help="check release/ and the student folders for solution code",
+    )
+    leaks.add_argument("problem_sets", nargs="*", help="default: all of them")
+    leaks.set_defaults(run=command_leaks)
+
+    check = commands.add_parser(
+        "check",
+        help="run the student's notebook <ps>/<ps>.ipynb and list each graded task",
+    )
+    check.add_argument("problem_set", nargs="?", help="e.g. ex12")
+    check.set_defaults(run=command_check)
+
+    autograde = commands.add_parser(
+        "autograde",
+        help="autograde submitted/<student>/<ps>/ one student at a time",
+    )
+    autograde.add_argument("problem_set", nargs="?", help="e.g. ex12")
+    autograde.set_defaults(run=command_autograde)
+
+    feedback = commands.add_parser(
+        "feedback", help="write HTML feedback to feedback/<student>/<ps>/"
+    )
+    feedback.add_argument("problem_set", nargs="?", help="e.g. ex12")
+    feedback.set_defaults(run=command_feedback)
+
+    grades = commands.add_parser(
+        "grades", help="export every score of the gradebook to a CSV file"
+    )
+    grades.add_argument(
+        "--output", type=Path, help="CSV file to write (default: ROOT/grades.csv)"
+    )
+    grades.set_defaults(run=command_grades)
+
+    collect = commands.add_parser(
+        "collect",
+        help="import a zip of <student_id>_<anything>_<notebook>.ipynb files "
+        "into submitted/ with nbgrader zip_collect",
+    )
+    collect.add_argument("zip", type=Path, help="zip file of submissions")
+    collect.add_argument(
+        "--problem-set",
+        help="import only this problem set (default: every problem set "
+        "whose notebooks the zip holds)",
+    )
+    collect.set_defaults(run=command_collect)
+
+    publish = commands.add_parser(
+        "publish",
+        help="write the student copy of the course (no source/, no grades) to DEST",
+    )
+    publish.add_argument("dest", type=Path, help="empty folder, or an earlier publish")
+    publish.set_defaults(run=command_publish)
 
     demo = commands.add_parser(
         "demo",
@@ -94,11 +236,19 @@ def main(argv=None):
     validate.set_defaults(run=command_validate)
 
     arguments = parser.parse_args(argv)
+    arguments.root = arguments.root.resolve()
     logging.basicConfig(
         level=logging.WARNING if arguments.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    return arguments.run(arguments)
+    from .instructor import InstructorError
+    from .publish import PublishError
+
+    try:
+        return arguments.run(arguments)
+    except (InstructorError, PublishError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import CONFIG_FILE, RELEASE_DIR
+from . import CONFIG_FILE, RELEASE_DIR, ROOT
 from . import notebooks
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -32,11 +32,19 @@ def _course_validator_class():
     nbgrader 0.9 reports a cell's stderr text as its error without saying
     that the text alone made the cell fail. ``_extract_error`` is private, so
     on another nbgrader version the override may simply not be called, and
-    the report then lacks only the explanation.
+    the report then lacks only the explanation. The class also keeps the
+    executed notebook in ``executed``, through the private ``_preprocess``,
+    for ``course_tools check``.
     """
     from nbgrader.validator import Validator
 
     class CourseValidator(Validator):
+        executed = None  # the notebook as the last validate() ran it
+
+        def _preprocess(self, notebook):
+            self.executed = super()._preprocess(notebook)
+            return self.executed
+
         def _extract_error(self, cell):
             error = super()._extract_error(cell)
             wrote_stderr = any(
@@ -48,31 +56,34 @@ def _course_validator_class():
     return CourseValidator
 
 
-def load_config():
+def load_config(config_file=CONFIG_FILE):
     """Load nbgrader_config.py of the course."""
-    loader = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent))
+    config_file = Path(config_file)
+    loader = PyFileConfigLoader(config_file.name, path=str(config_file.parent))
     return loader.load_config()
 
 
-def student_config():
+def student_config(config_file=CONFIG_FILE):
     """Return the course configuration with full tracebacks.
 
     The course keeps hidden tests out of feedback by asking the kernel for
     one-line tracebacks; a student validating their own notebook has no
-    hidden tests to protect and needs the failing line.
+    hidden tests to protect and needs the failing line. The kernel's own
+    startup warnings, which land between the report's lines, are silenced;
+    what the notebook's cells write to stderr is still captured and reported.
     """
-    config = load_config()
+    config = load_config(config_file)
     arguments = list(config.Execute.get("extra_arguments", []))
     config.Execute.extra_arguments = [
         argument for argument in arguments
         if not argument.startswith("--InteractiveShell.xmode")
-    ]
+    ] + ["--IPKernelApp.log_level=ERROR"]
     return config
 
 
-def released_copy(path):
+def released_copy(path, release_dir=RELEASE_DIR):
     """Return the release notebook with the same file name, or None."""
-    matches = sorted(RELEASE_DIR.glob(f"*/{Path(path).name}"))
+    matches = sorted(Path(release_dir).glob(f"*/{Path(path).name}"))
     return matches[0] if len(matches) == 1 else None
 
 
@@ -90,13 +101,15 @@ def missing_graded_cells(notebook, release):
     ]
 
 
-def validate(path, stream):
+def validate(path, stream, root=ROOT):
     """Run the notebook at ``path`` and report its failing cells.
 
     Returns True when every cell passes, no test cell was changed and none
-    is missing. Writes the report to ``stream``.
+    is missing. Writes the report to ``stream``. ``root`` is the course
+    root, whose release/ and nbgrader_config.py are used.
     """
     path = Path(path)
+    root = Path(root)
     if not path.is_file():
         stream.write(f"{path}: notebook not found.\n")
         return False
@@ -111,7 +124,7 @@ def validate(path, stream):
         return False
 
     passed = True
-    release = released_copy(path)
+    release = released_copy(path, root / "release")
     if release is not None:
         missing = missing_graded_cells(notebook, notebooks.read(release))
         if missing:
@@ -119,10 +132,12 @@ def validate(path, stream):
             stream.write(
                 f"{path}: {len(missing)} graded cell(s) were deleted: "
                 f"{', '.join(missing)}. Copy them back from "
-                f"{release.relative_to(RELEASE_DIR.parent)}.\n"
+                f"{release.relative_to(root)}.\n"
             )
 
-    validator = _course_validator_class()(config=student_config())
+    validator = _course_validator_class()(
+        config=student_config(root / "nbgrader_config.py")
+    )
     results = validator.validate(str(path))
 
     problems = {

@@ -1,11 +1,14 @@
-"""The instructor tools: submissions, student folders, demo and validate."""
+"""The course tools: submissions, student folders, demo, validate, leaks."""
 
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
-from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, notebooks
+from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, leaks, notebooks
+from course_tools.check import failure_line
+from course_tools.instructor import failure_reason
 from course_tools.demo import demo_row_ok, format_table, grade_demo
 from course_tools.grading import Course
 from course_tools.release import update_student_folder
@@ -223,3 +226,59 @@ def test_validate_reports_deleted_test_cell(tmp_path, ex12_reference):
 
     assert result.returncode == 1
     assert "were deleted: test_simple_backpropagation" in result.stdout
+
+
+def test_leaks_report_notebook_line(tmp_path):
+    secrets = leaks.secret_lines([notebooks.read(EX12_SOURCE)])
+    release = notebooks.read(EX12_RELEASE)
+    notebooks.cells_by_grade_id(release)["sigmoid"].source += (
+        "\n    return 1.0 / (1.0 + np.exp(-t))"
+    )
+    notebooks.write(release, tmp_path / "ex12.ipynb")
+
+    found = leaks.find_leaks([tmp_path / "ex12.ipynb"], secrets, tmp_path)
+
+    assert len(found) == 1
+    assert str(found[0]).startswith("ex12.ipynb: cell ")
+    assert found[0].text == "return 1.0 / (1.0 + np.exp(-t))"
+
+
+def test_leaks_need_two_lines_outside_notebooks(tmp_path):
+    secrets = {"first secret line of a solution", "second secret line of a solution"}
+    one_line = tmp_path / "one.py"
+    one_line.write_text("first secret line of a solution\n")
+    two_lines = tmp_path / "two.py"
+    two_lines.write_text("x = 1\nfirst secret line of a solution\nsecond secret line of a solution\n")
+    delimiter = tmp_path / "notes.md"
+    delimiter.write_text("text\n### BEGIN HIDDEN TESTS\n")
+
+    found = leaks.find_leaks([one_line, two_lines, delimiter], secrets, tmp_path)
+
+    assert [str(leak).split(": ")[0:2] for leak in found] == [
+        ["two.py", "line 2"], ["two.py", "line 3"], ["notes.md", "line 2"],
+    ]
+
+
+def test_check_failure_line_prefers_message():
+    cell = nbformat.v4.new_code_cell("assert False")
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="shape (2,) expected\nmore detail",
+        traceback=["\x1b[31mAssertionError\x1b[0m Traceback (most recent call last)"],
+    )]
+    assert failure_line(cell) == "AssertionError: shape (2,) expected"
+
+    cell.outputs[0].evalue = ""
+    cell.outputs[0].traceback = ["Cell In[3], line 2\n\x1b[32m----> 2\x1b[39m assert x == 1"]
+    assert failure_line(cell) == "AssertionError at `assert x == 1`"
+
+
+def test_autograde_failure_reason_is_last_exception():
+    output = (
+        "Traceback (most recent call last):\n"
+        "  File \"x.py\", line 1\n"
+        "nbformat.reader.NotJSONError: Notebook does not appear to be JSON: '{'\n"
+        "[AutogradeApp | ERROR] There was an error processing assignment 'ex12'\n"
+    )
+    assert failure_reason(output) == (
+        "NotJSONError: Notebook does not appear to be JSON: '{'"
+    )

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, notebooks, problem_sets
+from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, leaks, notebooks, problem_sets
 from course_tools.grading import Course
 from course_tools.release import canonical, release
 
@@ -124,42 +124,13 @@ def test_no_marker_in_generated_files(planted_course):
         )
 
 
-def _region_lines(source_notebook):
-    """Return the distinctive lines of the solutions and hidden tests.
-
-    A line counts when it is at least 20 characters long and does not occur
-    outside the regions anywhere in the source notebook.
-    """
-    inside, outside = set(), set()
-    for cell in source_notebook.cells:
-        region_text = notebooks.regions(cell.source, "SOLUTION") + notebooks.regions(
-            cell.source, "HIDDEN TESTS"
-        )
-        inside |= {line.strip() for text in region_text for line in text.splitlines()}
-        remainder = notebooks.without_regions(cell.source)
-        outside |= {line.strip() for line in remainder.splitlines()}
-    return {line for line in inside - outside if len(line) >= 20}
-
-
 @pytest.mark.parametrize("problem_set", PROBLEM_SETS)
 def test_committed_files_hold_no_solution_lines(problem_set):
-    secret_lines = set()
-    for path in _notebook_paths(SOURCE_DIR / problem_set):
-        secret_lines |= _region_lines(notebooks.read(path))
-    for folder in (RELEASE_DIR / problem_set, ROOT / problem_set):
-        for path in folder.rglob("*"):
-            if not path.is_file():
-                continue
-            if path.suffix == ".ipynb":
-                texts = [cell.source for cell in notebooks.read(path).cells]
-            else:
-                texts = [path.read_text(encoding="utf-8", errors="replace")]
-            lines = {line.strip() for text in texts for line in text.splitlines()}
-            found = sorted(secret_lines & lines)
-            assert not found, (
-                f"{path.relative_to(ROOT)} contains lines of a solution or "
-                f"hidden test, e.g. {found[0]!r}"
-            )
+    found = leaks.release_leaks(ROOT, [problem_set])
+    assert not found, (
+        f"{len(found)} line(s) of solutions or hidden tests in generated or "
+        f"student files:\n{leaks.format_leaks(found)}"
+    )
 
 
 # Hygiene -------------------------------------------------------------------

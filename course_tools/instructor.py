@@ -1,0 +1,421 @@
+"""Grade a class with nbgrader: collect, autograde, feedback and grades.
+
+Every function acts on a course root, the folder with source/, release/,
+nbgrader_config.py and gradebook.db, and runs nbgrader there. Submissions
+live in ``submitted/<student>/<ps>/<ps>.ipynb``, as nbgrader expects.
+"""
+
+import csv
+import logging
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import ROOT, released_problem_sets
+from .grading import Course, NbgraderError, autograded_total
+from .validate import load_config
+
+logger = logging.getLogger(__name__)
+
+# The last line of a Python traceback: "package.module.NameError: message".
+_EXCEPTION_LINE = re.compile(
+    r"^\s*(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit)):\s?(.*)$"
+)
+
+NAMING_SCHEME = "<student_id>_<anything>_<notebook>.ipynb"
+
+
+class InstructorError(RuntimeError):
+    """A command cannot run; the message names the step to run first."""
+
+
+@dataclass(frozen=True)
+class GradingFailure:
+    """A submission that nbgrader could not grade."""
+
+    student: str
+    reason: str
+
+
+def submitted_students(root, problem_set):
+    """Return the students with a folder submitted/<student>/<ps>/, sorted."""
+    submitted = Path(root) / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(
+        path.parent.name
+        for path in submitted.glob(f"*/{problem_set}")
+        if path.is_dir()
+    )
+
+
+def require_problem_set(root, problem_set, example="make autograde PS=ex12"):
+    """Raise InstructorError unless release/ has ``problem_set``."""
+    available = released_problem_sets(root)
+    if not problem_set:
+        raise InstructorError(
+            f"Name the problem set, e.g. {example}. release/ has: "
+            f"{', '.join(available) or 'nothing; run make release first'}."
+        )
+    if problem_set not in available:
+        raise InstructorError(
+            f"Unknown problem set {problem_set!r}. release/ has: "
+            f"{', '.join(available) or 'nothing'}. Run make release after "
+            "adding a problem set to source/."
+        )
+
+
+def autograde(problem_set, stream, root=ROOT):
+    """Autograde every submission of ``problem_set``, one student at a time.
+
+    Returns the GradingFailures; the other submissions are graded even
+    when some fail. nbgrader creates students missing from the gradebook.
+    """
+    root = Path(root)
+    require_problem_set(root, problem_set)
+    course = Course(root)
+    _require_assignment(course, problem_set)
+    students = submitted_students(root, problem_set)
+    if not students:
+        raise InstructorError(
+            f"No submissions of {problem_set}: submitted/<student>/"
+            f"{problem_set}/ does not exist for any student. Import them "
+            "with make collect ZIP=<zip of submissions>, or copy each "
+            f"notebook to submitted/<student>/{problem_set}/{problem_set}.ipynb."
+        )
+
+    width = max(len(student) for student in students)
+    stream.write(f"Autograding {len(students)} submission(s) of {problem_set}\n")
+    failures = []
+    for student in students:
+        failure = _autograde_student(course, problem_set, student)
+        if failure is None:
+            scored, available = _autograded_points(course, problem_set, student)
+            stream.write(
+                f"  {student:<{width}}  {scored:g} / {available:g} autograded points\n"
+            )
+        else:
+            failures.append(failure)
+            stream.write(f"  {student:<{width}}  not graded\n")
+        stream.flush()
+
+    graded = len(students) - len(failures)
+    stream.write(f"Graded {graded} of {len(students)} submission(s) of {problem_set}.\n")
+    if failures:
+        stream.write(f"Could not grade {len(failures)} submission(s):\n")
+        for failure in failures:
+            stream.write(f"  {failure.student}: {failure.reason}\n")
+        stream.write(
+            "Fix or replace those notebooks in submitted/<student>/"
+            f"{problem_set}/ and run make autograde PS={problem_set} again.\n"
+        )
+    return failures
+
+
+def _autograde_student(course, problem_set, student):
+    """Autograde one student; return a GradingFailure or None."""
+    try:
+        course.nbgrader("autograde", problem_set, "--student", student, "--create", "--force")
+    except NbgraderError as error:
+        return GradingFailure(student, failure_reason(str(error)))
+    for name in course.notebook_names(problem_set):
+        try:
+            course.cell_scores(problem_set, name, student)
+        except MissingEntry:
+            found = sorted(
+                path.name
+                for path in (course.root / "submitted" / student / problem_set).iterdir()
+            )
+            return GradingFailure(
+                student,
+                f"no {name}.ipynb in submitted/{student}/{problem_set}/ "
+                f"(it holds: {', '.join(found) or 'nothing'})",
+            )
+    return None
+
+
+def _autograded_points(course, problem_set, student):
+    scored = available = 0.0
+    for name in course.notebook_names(problem_set):
+        notebook_scored, notebook_available = autograded_total(
+            course.cell_scores(problem_set, name, student)
+        )
+        scored += notebook_scored
+        available += notebook_available
+    return scored, available
+
+
+def failure_reason(output):
+    """Return one line saying why nbgrader failed, from its output."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return f"{match.group(1)}: {match.group(2).strip()}"[:300]
+    for line in lines:
+        if "| ERROR]" in line:
+            return line.split("]", 1)[1].strip()[:300]
+    return lines[-1][:300] if lines else "nbgrader failed without output"
+
+
+def _require_assignment(course, problem_set):
+    if not (course.root / "gradebook.db").is_file():
+        raise InstructorError(
+            f"No gradebook.db in {course.root}: run make release first, which "
+            "records the problem sets in the gradebook."
+        )
+    with Gradebook(course.gradebook_url) as gradebook:
+        try:
+            gradebook.find_assignment(problem_set)
+        except MissingEntry:
+            raise InstructorError(
+                f"The gradebook has no assignment {problem_set}: run make "
+                "release first, which records it."
+            ) from None
+
+
+def feedback(problem_set, stream, root=ROOT):
+    """Write the HTML feedback of every autograded submission.
+
+    Returns the students whose feedback is missing afterwards.
+    """
+    root = Path(root)
+    require_problem_set(root, problem_set, example="make feedback PS=ex12")
+    course = Course(root)
+    students = sorted(
+        path.parent.name
+        for path in (root / "autograded").glob(f"*/{problem_set}")
+        if path.is_dir()
+    )
+    if not students:
+        raise InstructorError(
+            f"No autograded submissions of {problem_set} in autograded/: run "
+            f"make autograde PS={problem_set} first."
+        )
+    try:
+        course.nbgrader("generate_feedback", problem_set, "--force")
+    except NbgraderError as error:
+        # One broken notebook stops nbgrader for everyone, so retry each
+        # student alone to write the others' feedback.
+        logger.warning("generate_feedback failed (%s); retrying one student at a time",
+                       failure_reason(str(error)))
+        for student in students:
+            try:
+                course.nbgrader("generate_feedback", problem_set, "--student", student, "--force")
+            except NbgraderError as student_error:
+                stream.write(f"  {student}: {failure_reason(str(student_error))}\n")
+
+    missing = []
+    stream.write(f"Feedback of {problem_set}, one HTML file per notebook:\n")
+    for student in students:
+        files = sorted((root / "feedback" / student / problem_set).glob("*.html"))
+        if not files:
+            missing.append(student)
+        for path in files:
+            stream.write(f"  {path.relative_to(root)}\n")
+    if missing:
+        stream.write(
+            f"No feedback for: {', '.join(missing)}. Check their notebooks in "
+            f"autograded/<student>/{problem_set}/ and run make feedback "
+            f"PS={problem_set} again.\n"
+        )
+    else:
+        stream.write(
+            f"Wrote the feedback of {len(students)} student(s) under "
+            f"{root / 'feedback'}; send each student their folder.\n"
+        )
+    return missing
+
+
+GRADE_COLUMNS = ["student_id", "problem_set", "score", "max_score", "status"]
+
+
+def grade_rows(root=ROOT):
+    """Return one row per student and problem set of the gradebook.
+
+    ``score`` includes the manually graded points given so far and is empty
+    when the student has no graded submission. ``status`` is "graded",
+    "needs manual grading", "not autograded" (nbgrader failed on it) or "no
+    submission".
+    """
+    root = Path(root)
+    if not (root / "gradebook.db").is_file():
+        raise InstructorError(
+            f"No gradebook.db in {root}: run make release and make autograde "
+            "PS=<problem set> first."
+        )
+    rows = []
+    with Gradebook(Course(root).gradebook_url) as gradebook:
+        assignments = sorted(gradebook.assignments, key=lambda item: item.name)
+        students = sorted(student.id for student in gradebook.students)
+        for student in students:
+            for assignment in assignments:
+                maximum = f"{assignment.max_score:g}"
+                try:
+                    submission = gradebook.find_submission(assignment.name, student)
+                except MissingEntry:
+                    rows.append([student, assignment.name, "", maximum, "no submission"])
+                    continue
+                if not _autograded(submission):
+                    rows.append([student, assignment.name, "", maximum, "not autograded"])
+                    continue
+                status = "needs manual grading" if submission.needs_manual_grade else "graded"
+                rows.append([student, assignment.name, f"{submission.score:g}", maximum, status])
+    return rows
+
+
+def _autograded(submission):
+    """False for a submission that nbgrader failed to autograde.
+
+    A failed ``nbgrader autograde`` leaves the submission in the gradebook
+    with no score on any code cell, which would otherwise read as 0 points.
+    """
+    code_grades = [
+        grade
+        for notebook in submission.notebooks
+        for grade in notebook.grades
+        if grade.cell_type == "code"
+    ]
+    return not code_grades or any(
+        grade.auto_score is not None or grade.manual_score is not None
+        for grade in code_grades
+    )
+
+
+def export_grades(output, stream, root=ROOT):
+    """Write every score of the gradebook to the CSV file ``output``."""
+    rows = grade_rows(root)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(GRADE_COLUMNS)
+        writer.writerows(rows)
+    students = len({row[0] for row in rows})
+    pending = sum(row[4] == "needs manual grading" for row in rows)
+    stream.write(f"Wrote {len(rows)} row(s) for {students} student(s) to {output}.\n")
+    if pending:
+        stream.write(
+            f"{pending} submission(s) still need manual grading; their score "
+            "lacks those points. Grade them in the formgrader and export again.\n"
+        )
+    return rows
+
+
+def collect(zip_path, stream, root=ROOT, problem_set=None):
+    """Import a zip of submissions with ``nbgrader zip_collect``.
+
+    Each notebook's file name must match ``named_regexp`` of
+    nbgrader_config.py: ``<student_id>_<anything>_<notebook>.ipynb``. The
+    problem set is the one whose release has that notebook. Returns the
+    names in the zip that were not imported.
+    """
+    root = Path(root)
+    zip_path = Path(zip_path).resolve()
+    if not zip_path.is_file() or not zipfile.is_zipfile(zip_path):
+        raise InstructorError(
+            f"{zip_path} is not a zip file. Pass the archive of submissions "
+            "that the learning-management system downloads: make collect "
+            "ZIP=path/to/submissions.zip"
+        )
+    if problem_set:
+        require_problem_set(root, problem_set, example="make collect ZIP=... PS=ex12")
+    config = load_config(root / "nbgrader_config.py")
+    expression = config.FileNameCollectorPlugin.get("named_regexp")
+    if not expression:
+        raise InstructorError(
+            f"{root / 'nbgrader_config.py'} sets no "
+            "c.FileNameCollectorPlugin.named_regexp, so nbgrader zip_collect "
+            "cannot read student ids from file names. Copy that setting from "
+            "the course's nbgrader_config.py."
+        )
+    pattern = re.compile(expression)
+    notebook_owners = _notebook_owners(root)
+
+    with zipfile.ZipFile(zip_path) as archive:
+        names = [
+            name for name in archive.namelist()
+            if not name.endswith("/") and not name.startswith("__MACOSX/")
+        ]
+    plan, skipped = {}, []
+    for name in names:
+        match = pattern.match("/" + name)
+        notebook = match.group("file_id") if match else None
+        owner = notebook_owners.get(notebook)
+        if not name.endswith(".ipynb") or owner is None:
+            skipped.append(name)
+            continue
+        if problem_set and owner != problem_set:
+            continue
+        key = (owner, match.group("student_id"), notebook)
+        plan.setdefault(key, []).append(name)
+
+    duplicates = {key: files for key, files in plan.items() if len(files) > 1}
+    if duplicates:
+        details = "; ".join(
+            f"{student} has {len(files)} files for {notebook}.ipynb: {', '.join(files)}"
+            for (_, student, notebook), files in sorted(duplicates.items())
+        )
+        raise InstructorError(
+            f"{details}. Keep one file per student and notebook in the zip "
+            "and run make collect again."
+        )
+
+    for owner in sorted({key[0] for key in plan}):
+        _zip_collect(root, owner, zip_path)
+        imported = sorted({student for (ps, student, _) in plan if ps == owner})
+        for student in imported:
+            for (ps, who, notebook) in plan:
+                target = root / "submitted" / who / ps / f"{notebook}.ipynb"
+                if ps == owner and who == student and not target.is_file():
+                    raise InstructorError(
+                        f"nbgrader zip_collect did not write {target}; run "
+                        f"`nbgrader zip_collect {owner} --force` in {root} to "
+                        "see its log."
+                    )
+        stream.write(
+            f"Imported {len(imported)} submission(s) of {owner} into "
+            f"submitted/: {', '.join(imported)}\n"
+        )
+    if not plan:
+        stream.write(f"Imported nothing from {zip_path.name}.\n")
+    if skipped:
+        stream.write(
+            f"Skipped {len(skipped)} file(s) whose names do not match "
+            f"{NAMING_SCHEME} for a notebook in release/:\n"
+        )
+        for name in skipped:
+            stream.write(f"  {name}\n")
+        stream.write(
+            "Rename them, or copy each to submitted/<student_id>/<ps>/<ps>.ipynb "
+            "by hand.\n"
+        )
+    return skipped
+
+
+def _notebook_owners(root):
+    """Map each released notebook name (no .ipynb) to its problem set."""
+    owners = {}
+    for problem_set in released_problem_sets(root):
+        for path in (Path(root) / "release" / problem_set).glob("*.ipynb"):
+            owners[path.stem] = problem_set
+    return owners
+
+
+def _zip_collect(root, problem_set, zip_path):
+    """Run nbgrader zip_collect for one problem set on a copy of the zip."""
+    archive = root / "downloaded" / problem_set / "archive"
+    if archive.exists():
+        shutil.rmtree(archive)
+    archive.mkdir(parents=True)
+    shutil.copy2(zip_path, archive / zip_path.name)
+    try:
+        Course(root).nbgrader("zip_collect", problem_set, "--force")
+    except NbgraderError as error:
+        raise InstructorError(
+            f"nbgrader zip_collect {problem_set} failed: {failure_reason(str(error))}"
+        ) from error
