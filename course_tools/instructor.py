@@ -316,6 +316,12 @@ def collect(zip_path, stream, root=ROOT, problem_set=None):
     """
     root = Path(root)
     zip_path = Path(zip_path).resolve()
+    if not zip_path.exists():
+        raise InstructorError(
+            f"{zip_path} not found. Pass the archive of submissions that the "
+            "learning-management system downloads: make collect "
+            "ZIP=path/to/submissions.zip"
+        )
     if not zip_path.is_file() or not zipfile.is_zipfile(zip_path):
         raise InstructorError(
             f"{zip_path} is not a zip file. Pass the archive of submissions "

@@ -50,6 +50,8 @@ def publish(dest, stream, root=ROOT):
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.staging-", dir=dest.parent))
+    # mkdtemp makes the folder private; the students' copy is for sharing.
+    staging.chmod(0o755)
     try:
         _assemble(staging, root)
         problems = _forbidden_paths(staging)

@@ -4,7 +4,8 @@ One scratch course goes through a term with the real ``python -m
 course_tools`` commands, nbgrader and a kernel: release, collect from a zip,
 autograde, feedback and the grades export. The tests then read what those
 commands printed and wrote. The class is the reference, the blank release,
-four mutants of tests/grading/mutants/ex12.py and one truncated notebook.
+four mutants of tests/grading/mutants/ex12.py, a correct answer that
+writes to stderr and one truncated notebook.
 """
 
 import csv
@@ -30,6 +31,14 @@ PROBLEM_SET = "ex12"
 REFERENCE = "reference"
 BLANK = "blank"
 BROKEN = "broken-json"
+# Correct code that prints a debug line to stderr in simple_backpropagation,
+# which only the last test calls: nbgrader fails that test cell.
+STDERR = "stderr-debug"
+STDERR_OLD = "delta_2 = (y_hat - y) * grad_sigmoid(z_2)"
+STDERR_NEW = (
+    "delta_2 = (y_hat - y) * grad_sigmoid(z_2)\n"
+    "    print('debug', delta_2, file=__import__('sys').stderr)"
+)
 # Mutants with different mistakes: one task lost, two tasks lost, a task in
 # the middle, the last task.
 MUTANT_NAMES = [
@@ -108,6 +117,10 @@ def graded_class(tmp_path_factory):
         mutant = mutants[name]
         submissions[name] = notebooks.replace_in_cell(reference, mutant.cell, mutant.old, mutant.new)
         loses[name] = set(mutant.loses)
+    submissions[STDERR] = notebooks.replace_in_cell(
+        reference, "simple_backpropagation", STDERR_OLD, STDERR_NEW
+    )
+    loses[STDERR] = {"test_simple_backpropagation"}
 
     zip_path = folder / "downloaded-from-lms.zip"
     _lms_zip(zip_path, submissions, nbformat.writes(reference)[:300])
@@ -268,12 +281,21 @@ def test_feedback_shows_failing_tests(graded_class):
             score = 0.0 if grade_id in lost else points[grade_id]
             expected = f"Grade cell: {grade_id} Score: {score:.1f} / {points[grade_id]:.1f}"
             assert expected in text, f"{student}'s feedback lacks {expected!r}"
-        if lost and student != BLANK:
+        if lost and student not in (BLANK, STDERR):
             assert "AssertionError" in text, f"{student}'s feedback shows no failed assert"
         assert "HIDDEN TESTS" not in text
         unspaced = re.sub(r"\s+", "", text)
         leaked = sorted(line for line in hidden if line in unspaced)
         assert not leaked, f"{student}'s feedback shows hidden tests: {leaked[:3]}"
+
+
+def test_feedback_explains_stderr_failure(graded_class):
+    root = graded_class.course.root
+    stderr_text = _feedback_text(root, STDERR)
+    reference_text = _feedback_text(root, REFERENCE)
+
+    assert "wrote to stderr" in stderr_text
+    assert "wrote to stderr" not in reference_text
 
 
 def test_feedback_explains_sigmoid_failure(graded_class):
