@@ -17,6 +17,7 @@ import nbformat
 from nbgrader import utils as nbgrader_utils
 
 from . import ROOT, notebooks, released_problem_sets
+from .execute import GRADER_ERRORS
 from .validate import _course_validator_class, student_config
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,11 @@ def failure_line(cell):
     For an exception this is ``Name: first line of the message``; an assert
     without a message is shown with the failing line instead.
     """
+    for output in cell.get("outputs", []):
+        # The time limit's error explains more than the KeyboardInterrupt
+        # that the interrupt raised before it.
+        if output.get("output_type") == "error" and output.get("ename") in GRADER_ERRORS:
+            return f"{output['ename']}: {_first_line(output.get('evalue', ''))}"
     for output in cell.get("outputs", []):
         if output.get("output_type") != "error":
             continue

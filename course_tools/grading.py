@@ -18,6 +18,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from . import CONFIG_FILE, SOURCE_DIR
 from . import notebooks
+from .sandbox import open_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +71,13 @@ class Course:
     def gradebook_url(self):
         return f"sqlite:///{self.root / 'gradebook.db'}"
 
-    def nbgrader(self, *arguments, timeout=None):
+    def nbgrader(self, *arguments, timeout=None, sandbox=None):
         """Run ``nbgrader`` with ``arguments`` in the course root.
 
-        Returns the combined output. Raises NbgraderError with that output
-        when the command exits with a non-zero status or times out.
+        With a ``sandbox`` (course_tools.sandbox.Sandbox), nbgrader runs the
+        notebooks in its sandboxed kernel. Returns the combined output.
+        Raises NbgraderError with that output when the command exits with a
+        non-zero status or times out.
         """
         command = [sys.executable, "-m", "nbgrader", *arguments]
         logger.info("Running %s in %s", " ".join(command[2:]), self.root)
@@ -84,6 +87,8 @@ class Course:
         environment = dict(os.environ)
         scripts = str(Path(sys.executable).parent)
         environment["PATH"] = os.pathsep.join([scripts, environment.get("PATH", "")])
+        if sandbox is not None:
+            environment = sandbox.environment(environment)
         try:
             completed = subprocess.run(
                 command,
@@ -131,12 +136,15 @@ class Course:
     def autograde(self, problem_set, students=None):
         """Autograde the submissions of a problem set with nbgrader.
 
-        Students missing from the gradebook are created by nbgrader itself.
+        Student code runs in the sandboxed kernel of sandbox.py unless
+        COURSE_SANDBOX=0. Students missing from the gradebook are created by
+        nbgrader itself.
         Raises NbgraderError when nbgrader fails or when a submission of
         ``students`` has no notebook in the gradebook afterwards.
         """
         arguments = ["autograde", problem_set, "--force"]
-        output = self.nbgrader(*arguments)
+        with open_sandbox(self.root) as sandbox:
+            output = self.nbgrader(*arguments, sandbox=sandbox)
         for student in students or ():
             for name in self.notebook_names(problem_set):
                 try:

@@ -16,7 +16,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import ROOT, released_problem_sets
-from .grading import Course, NbgraderError, autograded_total
+from .grading import Course, NbgraderError
+from .review import review_submission
+from .sandbox import open_sandbox
 from .validate import load_config
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,39 @@ def autograde(problem_set, stream, root=ROOT):
     Returns the GradingFailures; the other submissions are graded even
     when some fail. nbgrader creates students missing from the gradebook.
     """
+    reviews = autograde_reviews(problem_set, stream, root)
+    failures = [
+        GradingFailure(review.student, review.error or review.summary())
+        for review in reviews if not review.graded
+    ]
+    graded = len(reviews) - len(failures)
+    stream.write(f"Graded {graded} of {len(reviews)} submission(s) of {problem_set}.\n")
+    if failures:
+        stream.write(f"Could not grade {len(failures)} submission(s):\n")
+        for failure in failures:
+            stream.write(f"  {failure.student}: {failure.reason}\n")
+        stream.write(
+            "Fix or replace those notebooks in submitted/<student>/"
+            f"{problem_set}/ and run make autograde PS={problem_set} again.\n"
+        )
+    flagged = [review.student for review in reviews if review.tampering]
+    if flagged:
+        stream.write(
+            f"Tampering found in {len(flagged)} submission(s): {', '.join(flagged)}. "
+            "Their autograded cells score 0; review them in the formgrader.\n"
+        )
+    return failures
+
+
+def autograde_reviews(problem_set, stream, root=ROOT):
+    """Autograde every submission of ``problem_set`` and explain each score.
+
+    nbgrader grades one student at a time, in the sandboxed kernel of
+    sandbox.py unless COURSE_SANDBOX=0. Each student is then reviewed
+    (review.py): tampering sets the notebook's autograded cells to 0, and
+    every reason found is written below the student's line. Returns the
+    Reviews in the order of the students.
+    """
     root = Path(root)
     require_problem_set(root, problem_set)
     course = Course(root)
@@ -90,38 +125,40 @@ def autograde(problem_set, stream, root=ROOT):
 
     width = max(len(student) for student in students)
     stream.write(f"Autograding {len(students)} submission(s) of {problem_set}\n")
-    failures = []
-    for student in students:
-        failure = _autograde_student(course, problem_set, student)
-        if failure is None:
-            scored, available = _autograded_points(course, problem_set, student)
-            stream.write(
-                f"  {student:<{width}}  {scored:g} / {available:g} autograded points\n"
+    reviews = []
+    with open_sandbox(root) as sandbox:
+        for student in students:
+            failure = _autograde_student(course, problem_set, student, sandbox)
+            review = review_submission(
+                course, problem_set, student, failure.reason if failure else None
             )
-        else:
-            failures.append(failure)
-            stream.write(f"  {student:<{width}}  not graded\n")
-        stream.flush()
-
-    graded = len(students) - len(failures)
-    stream.write(f"Graded {graded} of {len(students)} submission(s) of {problem_set}.\n")
-    if failures:
-        stream.write(f"Could not grade {len(failures)} submission(s):\n")
-        for failure in failures:
-            stream.write(f"  {failure.student}: {failure.reason}\n")
-        stream.write(
-            "Fix or replace those notebooks in submitted/<student>/"
-            f"{problem_set}/ and run make autograde PS={problem_set} again.\n"
-        )
-    return failures
+            reviews.append(review)
+            if review.graded:
+                stream.write(
+                    f"  {student:<{width}}  {review.scored:g} / "
+                    f"{review.available:g} autograded points\n"
+                )
+            else:
+                stream.write(f"  {student:<{width}}  not graded\n")
+            for reason in review.reasons:
+                stream.write(f"  {'':<{width}}    - {reason}\n")
+            stream.flush()
+    return reviews
 
 
-def _autograde_student(course, problem_set, student):
+def _autograde_student(course, problem_set, student, sandbox=None):
     """Autograde one student; return a GradingFailure or None."""
+    timeout = sandbox.limits.submission_seconds if sandbox else None
     try:
-        course.nbgrader("autograde", problem_set, "--student", student, "--create", "--force")
+        course.nbgrader(
+            "autograde", problem_set, "--student", student, "--create", "--force",
+            timeout=timeout, sandbox=sandbox,
+        )
     except NbgraderError as error:
         return GradingFailure(student, failure_reason(str(error)))
+    finally:
+        if sandbox is not None:
+            sandbox.clean_up()
     for name in course.notebook_names(problem_set):
         try:
             course.cell_scores(problem_set, name, student)
@@ -136,17 +173,6 @@ def _autograde_student(course, problem_set, student):
                 f"(it holds: {', '.join(found) or 'nothing'})",
             )
     return None
-
-
-def _autograded_points(course, problem_set, student):
-    scored = available = 0.0
-    for name in course.notebook_names(problem_set):
-        notebook_scored, notebook_available = autograded_total(
-            course.cell_scores(problem_set, name, student)
-        )
-        scored += notebook_scored
-        available += notebook_available
-    return scored, available
 
 
 def failure_reason(output):

@@ -36,10 +36,19 @@ def _course_validator_class():
     executed notebook in ``executed``, through the private ``_preprocess``,
     for ``course_tools check``.
     """
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
     from nbgrader.validator import Validator
+    from traitlets import List
+
+    from .execute import LimitedExecute
 
     class CourseValidator(Validator):
         executed = None  # the notebook as the last validate() ran it
+
+        # LimitedExecute fails the cell, instead of stopping the whole run
+        # with a traceback, when the kernel dies or ignores the interrupt at
+        # the time limit.
+        preprocessors = List([CheckCellMetadata, ClearOutput, LimitedExecute])
 
         def _preprocess(self, notebook):
             self.executed = super()._preprocess(notebook)
