@@ -66,8 +66,8 @@ c.Validator.failed_warning = (
 # Feedback shows each test cell without its hidden tests: students see which
 # hidden check failed and its message, not the test code, so the hidden tests
 # stay usable in later terms. Delete the ClearHiddenTests line to show the
-# full tests. ExplainStderr says why a cell whose checks passed scored 0
-# when it wrote to stderr.
+# full tests. ExplainStderr explains why a cell whose checks passed
+# scored 0 when it wrote to stderr.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "course_tools.feedback.ExplainStderr",

@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 from nbgrader import utils as nbgrader_utils
 
 from . import ROOT, notebooks, released_problem_sets
 from .execute import GRADER_ERRORS
-from .validate import _course_validator_class, student_config
+from .validate import _course_validator_class, read_or_report, student_config
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +88,8 @@ def check_notebook(path, release_path, stream, root=ROOT):
             f"{_display_name(release_path, root)} to {name} and work there.\n"
         )
         return False
-    try:
-        notebook = notebooks.read(path)
-    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as error:
-        stream.write(
-            f"{name}: not a readable notebook ({error.__class__.__name__}: "
-            f"{str(error)[:200]}). Restore it from a checkpoint or from git, "
-            f"or copy your answers into a fresh copy of "
-            f"{_display_name(release_path, root)}.\n"
-        )
+    notebook = read_or_report(path, name, _display_name(release_path, root), stream)
+    if notebook is None:
         return False
     release = notebooks.read(release_path)
 

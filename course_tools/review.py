@@ -2,9 +2,9 @@
 
 After nbgrader has autograded one student, ``review_submission`` reads the
 submitted and the autograded notebooks and the gradebook, and returns a
-``Review``: the autograded points and one line per thing the instructor
-should know: a missing or unreadable notebook, a deleted, edited or
-retyped test cell, a file too large to grade, the first error of each cell
+``Review``. A review contains the autograded points and one line per
+finding for the instructor. Findings are a missing or unreadable notebook,
+a deleted, edited or retyped test cell, a file too large to grade, the first error of each cell
 that lost points (a time-out, a MemoryError, a dead kernel), truncated
 output, and tampering (see ``tamper.py``). A notebook with tampering gets 0
 on every autograded cell, through the cells' manual score in the gradebook,

@@ -1,11 +1,11 @@
 """Run student code in a sandboxed kernel while nbgrader autogrades.
 
 ``Sandbox`` prepares, for one grading run, a temporary Jupyter data folder
-with the ``course-sandbox`` kernelspec and an nbgrader configuration that
-selects it (``Execute.kernel_name``, which nbclient uses in place of the
-notebook's kernelspec) and runs the notebooks with ``execute.LimitedExecute``,
-which caps the output of each cell. The kernelspec
-starts ``sandbox_kernel.py``, which sets resource limits, copies the one
+with the ``course-sandbox`` kernelspec. Its nbgrader configuration selects
+that kernelspec with ``Execute.kernel_name``, which nbclient uses in place
+of the notebook's kernelspec. It runs the notebooks with
+``execute.LimitedExecute``, which caps the output of each cell. The
+kernelspec starts ``sandbox_kernel.py``, which sets resource limits, copies the one
 submission into a private working folder and, when the grader runs as root,
 switches to the system account ``course-sandbox`` before it starts
 ipykernel.
@@ -69,7 +69,7 @@ class Limits:
     the processes and threads of the sandbox account (RLIMIT_NPROC), which
     is why the kernel runs as its own account. ``cpu_seconds`` is the CPU
     time of the whole kernel, a backstop for a loop that ignores nbgrader's
-    interrupt; it counts the CPU time of every thread, so PyTorch training
+    interrupt. It counts the CPU time of every thread, so PyTorch training
     on many cores uses it up several times faster than the wall clock.
     ``output_kb`` caps what one cell may print or display.
     ``submission_seconds`` is the wall time of one student's whole nbgrader

@@ -1,10 +1,10 @@
 """Find code in a submission that changes what the autograder tests rely on.
 
 A test cell passes when its asserts hold, so a student can "pass" by
-weakening the asserts instead of solving the task: replacing
+weakening the asserts instead of solving the task. Examples are replacing
 ``np.allclose`` or a builtin such as ``isinstance``, registering an IPython
-input transformer that rewrites the test cells, or returning an object whose
-``__array_function__`` returns True from every NumPy comparison.
+input transformer that rewrites the test cells, and returning an object
+whose ``__array_function__`` returns True from every NumPy comparison.
 ``find_tampering`` reads the code cells that the student wrote or changed
 (cells equal to a cell of the source notebook are skipped) with ``ast`` and
 returns one ``Finding`` per suspicious statement. The check is static: code

@@ -110,6 +110,23 @@ def missing_graded_cells(notebook, release):
     ]
 
 
+def read_or_report(path, name, release_name, stream):
+    """Return the notebook at ``path``, or None after reporting why it is unreadable.
+
+    ``name`` and ``release_name`` are how the report refers to the notebook
+    and to the release copy that the student can start again from.
+    """
+    try:
+        return notebooks.read(path)
+    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as error:
+        stream.write(
+            f"{name}: not a readable notebook ({error.__class__.__name__}: "
+            f"{str(error)[:200]}). Restore it from a checkpoint or from git, "
+            f"or copy your answers into a fresh copy of {release_name}.\n"
+        )
+        return None
+
+
 def validate(path, stream, root=ROOT):
     """Run the notebook at ``path`` and report its failing cells.
 
@@ -122,14 +139,8 @@ def validate(path, stream, root=ROOT):
     if not path.is_file():
         stream.write(f"{path}: notebook not found.\n")
         return False
-    try:
-        notebook = notebooks.read(path)
-    except (nbformat.reader.NotJSONError, ValueError, UnicodeDecodeError) as error:
-        stream.write(
-            f"{path}: not a readable notebook ({error.__class__.__name__}: "
-            f"{str(error)[:200]}). Restore it from a checkpoint or from git, "
-            "or copy your answers into a fresh copy of the release.\n"
-        )
+    notebook = read_or_report(path, path, "the release", stream)
+    if notebook is None:
         return False
 
     passed = True

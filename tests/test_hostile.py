@@ -5,7 +5,7 @@ submission per way a student can break, slow down or cheat the grader,
 each with the points it must get and a text that the grader's reason must
 contain. They are graded together with correct submissions in one run of
 ``make autograde`` (``autograde_reviews``) in a scratch course whose cells
-time out after 15 s. As root, the kernels run as the sandbox account; as
+time out after 15 s. As root, the kernels run as the sandbox account. As
 another user, the cases that need that switch are left out, because their
 limits would count against that user's own processes and files.
 """
