@@ -13,8 +13,11 @@ STAMP := $(VENV)/.installed
 # as if it were activated.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# Number of pytest workers; 1 runs the suite in this process.
+# Number of parallel workers: pytest workers for `make test`, students
+# graded at once for `make autograde`. 1 runs everything in one process.
 JOBS ?= 1
+# Address of a Dask scheduler for `make autograde`, e.g. tcp://10.0.0.5:8786.
+SCHEDULER ?=
 
 # Where `make grades` writes the scores.
 CSV ?= grades.csv
@@ -38,6 +41,7 @@ help:
 	@echo "make release                regenerate release/ and the student folders, check for leaks"
 	@echo "make collect ZIP=subs.zip   import <student_id>_<anything>_<ps>.ipynb files into submitted/"
 	@echo "make autograde PS=ex12      autograde submitted/*/ex12/ into gradebook.db"
+	@echo "    JOBS=4                  grade 4 students at a time; SCHEDULER=tcp://host:8786 uses a Dask cluster"
 	@echo "make feedback PS=ex12       write feedback/<student>/ex12/*.html"
 	@echo "make grades [CSV=file]      export every score to grades.csv"
 	@echo "make publish DEST=folder    write the student copy of the course to DEST"
@@ -75,7 +79,8 @@ check: venv
 	@$(BIN)/python -m course_tools --quiet check $(PS)
 
 autograde: venv
-	@$(BIN)/python -m course_tools --quiet autograde $(PS)
+	@$(BIN)/python -m course_tools --quiet autograde $(PS) --jobs $(JOBS) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 feedback: venv
 	@$(BIN)/python -m course_tools --quiet feedback $(PS)

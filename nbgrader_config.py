@@ -4,9 +4,18 @@ nbgrader reads this file from the folder it runs in, which is the course root:
 source/, release/, submitted/, autograded/ and feedback/ sit beside it.
 """
 
+import os
+
 c = get_config()  # noqa: F821 (traitlets injects get_config)
 
 c.CourseDirectory.course_id = "ml-course"
+
+# The gradebook: gradebook.db beside this file unless GRADEBOOK_URL names
+# another database, e.g. postgresql://grader:PASSWORD@127.0.0.1:5432/ml_course
+# for grading in parallel workers on several machines (README, "Grading a
+# large class"). The course's commands set it for every nbgrader they run.
+if os.environ.get("GRADEBOOK_URL"):
+    c.CourseDirectory.db_url = os.environ["GRADEBOOK_URL"]
 
 # Seconds one cell may run before nbgrader interrupts it and scores the cell
 # as failed. An infinite loop in a submission costs this long once for every

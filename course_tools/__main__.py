@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def command_check(arguments):
 def command_autograde(arguments):
     from .instructor import autograde
 
-    failures = autograde(arguments.problem_set, sys.stdout, arguments.root)
+    failures = autograde(
+        arguments.problem_set, sys.stdout, arguments.root, jobs=arguments.jobs,
+        scheduler=arguments.scheduler, retries=arguments.retries,
+    )
     return 1 if failures else 0
 
 
@@ -179,6 +183,19 @@ def main(argv=None):
         help="autograde submitted/<student>/<ps>/ one student at a time",
     )
     autograde.add_argument("problem_set", nargs="?", help="e.g. ex12")
+    autograde.add_argument(
+        "--jobs", type=int, default=1,
+        help="students graded at the same time on this machine (default 1)",
+    )
+    autograde.add_argument(
+        "--scheduler", default=os.environ.get("DASK_SCHEDULER") or None,
+        help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786, whose "
+        "workers grade instead (default: $DASK_SCHEDULER)",
+    )
+    autograde.add_argument(
+        "--retries", type=int, default=1,
+        help="times to grade a student again whose worker died (default 1)",
+    )
     autograde.set_defaults(run=command_autograde)
 
     feedback = commands.add_parser(

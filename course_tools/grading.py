@@ -17,14 +17,22 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import CONFIG_FILE, SOURCE_DIR
-from . import notebooks
+from . import gradebook, notebooks
 from .sandbox import open_sandbox
 
 logger = logging.getLogger(__name__)
 
 
 class NbgraderError(RuntimeError):
-    """An nbgrader command failed; the message carries its output."""
+    """An nbgrader command failed; the message carries its output.
+
+    ``returncode`` is nbgrader's exit status: negative when a signal killed
+    it, None when it ran past its time limit.
+    """
+
+    def __init__(self, message, returncode=None):
+        super().__init__(message)
+        self.returncode = returncode
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,15 @@ class CellScore:
 
 
 class Course:
-    """An nbgrader course root."""
+    """An nbgrader course root.
 
-    def __init__(self, root):
+    Its gradebook is ``url`` when given, else the one of GRADEBOOK_URL or
+    the root's gradebook.db (course_tools.gradebook).
+    """
+
+    def __init__(self, root, url=None):
         self.root = Path(root)
+        self._url = url
 
     @classmethod
     def scratch(cls, folder, problem_sets):
@@ -65,49 +78,68 @@ class Course:
                 ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
             )
         shutil.copy2(CONFIG_FILE, folder / "nbgrader_config.py")
-        return cls(folder)
+        # A scratch course keeps its own SQLite gradebook whatever
+        # GRADEBOOK_URL says, so it never writes the instructor's.
+        return cls(folder, url=gradebook.sqlite_url(folder))
 
     @property
     def gradebook_url(self):
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        return self._url or gradebook.gradebook_url(self.root)
 
-    def nbgrader(self, *arguments, timeout=None, sandbox=None):
+    @property
+    def course_id(self):
+        from .validate import load_config
+
+        config = load_config(self.root / "nbgrader_config.py")
+        return config.CourseDirectory.get("course_id", "default_course")
+
+    def nbgrader(self, *arguments, timeout=None, sandbox=None, environment=None,
+                 die_with_parent=False):
         """Run ``nbgrader`` with ``arguments`` in the course root.
 
-        With a ``sandbox`` (course_tools.sandbox.Sandbox), nbgrader runs the
-        notebooks in its sandboxed kernel. Returns the combined output.
-        Raises NbgraderError with that output when the command exits with a
-        non-zero status or times out.
+        With a ``sandbox`` (a Sandbox or KernelSlot of sandbox.py), nbgrader
+        runs the notebooks in its sandboxed kernel. ``environment`` adds
+        variables. With ``die_with_parent``, nbgrader is killed when the
+        thread that started it ends, so a killed worker leaves no grading
+        behind. Returns the combined output. Raises NbgraderError with that
+        output when the command exits with a non-zero status or times out.
         """
         command = [sys.executable, "-m", "nbgrader", *arguments]
         logger.info("Running %s in %s", " ".join(command[2:]), self.root)
+        if die_with_parent:
+            command = [sys.executable, "-m", "course_tools.child", *command]
         # nbgrader runs the `alembic` command by name when it creates a
         # gradebook, so this interpreter's scripts folder must be on PATH
-        # even when the virtual environment is not activated.
-        environment = dict(os.environ)
+        # even when the virtual environment is not activated. The gradebook
+        # URL goes through the environment, where nbgrader_config.py reads
+        # it, because a command line is visible to every user.
+        variables = dict(os.environ)
         scripts = str(Path(sys.executable).parent)
-        environment["PATH"] = os.pathsep.join([scripts, environment.get("PATH", "")])
+        variables["PATH"] = os.pathsep.join([scripts, variables.get("PATH", "")])
+        variables["GRADEBOOK_URL"] = self.gradebook_url
+        variables.update(environment or {})
         if sandbox is not None:
-            environment = sandbox.environment(environment)
+            variables = sandbox.environment(variables)
         try:
             completed = subprocess.run(
                 command,
                 cwd=self.root,
-                env=environment,
+                env=variables,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired as error:
             raise NbgraderError(
-                f"'{' '.join(command[2:])}' timed out after {timeout} s in "
+                f"'nbgrader {' '.join(arguments)}' timed out after {timeout} s in "
                 f"{self.root}."
             ) from error
         output = completed.stdout + completed.stderr
         if completed.returncode != 0:
             raise NbgraderError(
-                f"'{' '.join(command[2:])}' failed with exit status "
-                f"{completed.returncode} in {self.root}:\n{output[-6000:]}"
+                f"'nbgrader {' '.join(arguments)}' failed with exit status "
+                f"{completed.returncode} in {self.root}:\n{output[-6000:]}",
+                returncode=completed.returncode,
             )
         return output
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import ROOT, released_problem_sets
+from . import gradebook
 from .grading import Course, NbgraderError
+from .parallel import ParallelError, grade_students
 from .review import review_submission
 from .sandbox import open_sandbox
 from .validate import load_config
@@ -71,13 +73,15 @@ def require_problem_set(root, problem_set, example="make autograde PS=ex12"):
         )
 
 
-def autograde(problem_set, stream, root=ROOT):
-    """Autograde every submission of ``problem_set``, one student at a time.
+def autograde(problem_set, stream, root=ROOT, jobs=1, scheduler=None, retries=1):
+    """Autograde every submission of ``problem_set``, one student per task.
 
     Returns the GradingFailures; the other submissions are graded even
-    when some fail. nbgrader creates students missing from the gradebook.
+    when some fail. ``jobs``, ``scheduler`` and ``retries`` are those of
+    autograde_reviews.
     """
-    reviews = autograde_reviews(problem_set, stream, root)
+    reviews = autograde_reviews(problem_set, stream, root, jobs=jobs,
+                                scheduler=scheduler, retries=retries)
     failures = [
         GradingFailure(review.student, review.error or review.summary())
         for review in reviews if not review.graded
@@ -101,14 +105,18 @@ def autograde(problem_set, stream, root=ROOT):
     return failures
 
 
-def autograde_reviews(problem_set, stream, root=ROOT):
+def autograde_reviews(problem_set, stream, root=ROOT, jobs=1, scheduler=None,
+                      retries=1):
     """Autograde every submission of ``problem_set`` and explain each score.
 
-    nbgrader grades one student at a time, in the sandboxed kernel of
-    sandbox.py unless COURSE_SANDBOX=0. Each student is then reviewed
-    (review.py): tampering sets the notebook's autograded cells to 0, and
-    every reason found is written below the student's line. Returns the
-    Reviews in the order of the students.
+    nbgrader grades one student per task (parallel.py): in ``jobs`` worker
+    processes on this machine, or on the Dask cluster whose scheduler
+    address is ``scheduler``, in the sandboxed kernel of sandbox.py unless
+    COURSE_SANDBOX=0. A task whose worker died is tried ``retries`` more
+    times. Each student is then reviewed here, one at a time (review.py):
+    tampering sets the notebook's autograded cells to 0, and every reason
+    found is written below the student's line. Returns the Reviews in the
+    order of the students.
     """
     root = Path(root)
     require_problem_set(root, problem_set)
@@ -122,43 +130,44 @@ def autograde_reviews(problem_set, stream, root=ROOT):
             "with make collect ZIP=<zip of submissions>, or copy each "
             f"notebook to submitted/<student>/{problem_set}/{problem_set}.ipynb."
         )
+    if jobs < 1:
+        raise InstructorError(f"JOBS must be 1 or more, not {jobs}.")
 
     width = max(len(student) for student in students)
-    stream.write(f"Autograding {len(students)} submission(s) of {problem_set}\n")
-    reviews = []
-    with open_sandbox(root) as sandbox:
-        for student in students:
-            failure = _autograde_student(course, problem_set, student, sandbox)
-            review = review_submission(
-                course, problem_set, student, failure.reason if failure else None
-            )
-            reviews.append(review)
-            if review.graded:
-                stream.write(
-                    f"  {student:<{width}}  {review.scored:g} / "
-                    f"{review.available:g} autograded points\n"
-                )
-            else:
-                stream.write(f"  {student:<{width}}  not graded\n")
-            for reason in review.reasons:
-                stream.write(f"  {'':<{width}}    - {reason}\n")
-            stream.flush()
-    return reviews
-
-
-def _autograde_student(course, problem_set, student, sandbox=None):
-    """Autograde one student; return a GradingFailure or None."""
-    timeout = sandbox.limits.submission_seconds if sandbox else None
+    where = f" on the Dask cluster at {scheduler}" if scheduler else (
+        f" in {jobs} parallel workers" if jobs > 1 else "")
+    stream.write(f"Autograding {len(students)} submission(s) of {problem_set}{where}\n")
+    stream.flush()
+    reviews = {}
     try:
-        course.nbgrader(
-            "autograde", problem_set, "--student", student, "--create", "--force",
-            timeout=timeout, sandbox=sandbox,
-        )
-    except NbgraderError as error:
-        return GradingFailure(student, failure_reason(str(error)))
-    finally:
-        if sandbox is not None:
-            sandbox.clean_up()
+        with open_sandbox(root) as sandbox:
+            outcomes = grade_students(course, problem_set, students, sandbox,
+                                      jobs=jobs, scheduler=scheduler, retries=retries)
+            for outcome in outcomes:
+                student = outcome.student
+                error = outcome.error or _missing_notebook(course, problem_set, student)
+                review = review_submission(course, problem_set, student, error)
+                reviews[student] = review
+                if review.graded:
+                    stream.write(
+                        f"  {student:<{width}}  {review.scored:g} / "
+                        f"{review.available:g} autograded points\n"
+                    )
+                else:
+                    stream.write(f"  {student:<{width}}  not graded\n")
+                for reason in review.reasons:
+                    stream.write(f"  {'':<{width}}    - {reason}\n")
+                if outcome.tries > 1:
+                    stream.write(f"  {'':<{width}}    - graded in {outcome.tries} tries: "
+                                 "a worker was lost\n")
+                stream.flush()
+    except ParallelError as error:
+        raise InstructorError(str(error)) from error
+    return [reviews[student] for student in students]
+
+
+def _missing_notebook(course, problem_set, student):
+    """Return why a graded student lacks a notebook's grades, or None."""
     for name in course.notebook_names(problem_set):
         try:
             course.cell_scores(problem_set, name, student)
@@ -167,10 +176,9 @@ def _autograde_student(course, problem_set, student, sandbox=None):
                 path.name
                 for path in (course.root / "submitted" / student / problem_set).iterdir()
             )
-            return GradingFailure(
-                student,
+            return (
                 f"no {name}.ipynb in submitted/{student}/{problem_set}/ "
-                f"(it holds: {', '.join(found) or 'nothing'})",
+                f"(it holds: {', '.join(found) or 'nothing'})"
             )
     return None
 
@@ -188,15 +196,29 @@ def failure_reason(output):
     return lines[-1][:300] if lines else "nbgrader failed without output"
 
 
-def _require_assignment(course, problem_set):
-    if not (course.root / "gradebook.db").is_file():
+def _require_gradebook(course, step):
+    """Raise InstructorError unless the course's gradebook exists."""
+    url = course.gradebook_url
+    try:
+        found = gradebook.exists(url)
+    except Exception as error:  # noqa: BLE001: whatever the database driver raises
         raise InstructorError(
-            f"No gradebook.db in {course.root}: run make release first, which "
+            f"Cannot open the gradebook {gradebook.describe(url)} (GRADEBOOK_URL): "
+            f"{type(error).__name__}: {str(error).strip()[:300]}. Check that "
+            "the database server runs and the address, user and password are right."
+        ) from error
+    if not found:
+        raise InstructorError(
+            f"No gradebook at {gradebook.describe(url)}: run {step} first, which "
             "records the problem sets in the gradebook."
         )
-    with Gradebook(course.gradebook_url) as gradebook:
+
+
+def _require_assignment(course, problem_set):
+    _require_gradebook(course, "make release")
+    with Gradebook(course.gradebook_url) as book:
         try:
-            gradebook.find_assignment(problem_set)
+            book.find_assignment(problem_set)
         except MissingEntry:
             raise InstructorError(
                 f"The gradebook has no assignment {problem_set}: run make "
@@ -269,20 +291,17 @@ def grade_rows(root=ROOT):
     submission".
     """
     root = Path(root)
-    if not (root / "gradebook.db").is_file():
-        raise InstructorError(
-            f"No gradebook.db in {root}: run make release and make autograde "
-            "PS=<problem set> first."
-        )
+    course = Course(root)
+    _require_gradebook(course, "make release and make autograde PS=<problem set>")
     rows = []
-    with Gradebook(Course(root).gradebook_url) as gradebook:
-        assignments = sorted(gradebook.assignments, key=lambda item: item.name)
-        students = sorted(student.id for student in gradebook.students)
+    with Gradebook(course.gradebook_url) as book:
+        assignments = sorted(book.assignments, key=lambda item: item.name)
+        students = sorted(student.id for student in book.students)
         for student in students:
             for assignment in assignments:
                 maximum = f"{assignment.max_score:g}"
                 try:
-                    submission = gradebook.find_submission(assignment.name, student)
+                    submission = book.find_submission(assignment.name, student)
                 except MissingEntry:
                     rows.append([student, assignment.name, "", maximum, "no submission"])
                     continue

@@ -28,12 +28,13 @@ import tempfile
 
 MEBIBYTE = 1024 * 1024
 
-# Environment variables that would tell the kernel where the course is, or
-# make Python import code from there.
+# Environment variables that would tell the kernel where the course is,
+# make Python import code from there, or hold the gradebook's password.
 _DROPPED_VARIABLES = (
     "PWD", "OLDPWD", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME",
     "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "JUPYTER_CONFIG_DIR",
     "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+    "GRADEBOOK_URL", "COURSE_TEST_POSTGRES", "PGPASSWORD",
 )
 
 

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, leaks, notebooks
+from course_tools import RELEASE_DIR, ROOT, SOURCE_DIR, gradebook, leaks, notebooks
 from course_tools.check import failure_line
 from course_tools.instructor import failure_reason
 from course_tools.demo import demo_row_ok, format_table, grade_demo
@@ -177,10 +177,12 @@ def test_validate_reports_missing_notebook(tmp_path):
     assert "notebook not found" in result.stdout
 
 
-def test_scratch_course_leaves_root_gradebook_alone(tmp_path):
+def test_scratch_course_leaves_root_gradebook_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADEBOOK_URL", "postgresql://grader:secret@127.0.0.1/ml_course")
     course = Course.scratch(tmp_path / "course", ["ex12"])
 
-    assert course.gradebook_url.endswith(f"{tmp_path}/course/gradebook.db")
+    assert course.gradebook_url.startswith(f"sqlite:///{tmp_path}/course/gradebook.db?")
+    assert Course(tmp_path / "course").gradebook_url.startswith("postgresql://")
     assert (course.root / "nbgrader_config.py").read_text() == (
         ROOT / "nbgrader_config.py"
     ).read_text()
@@ -282,3 +284,21 @@ def test_autograde_failure_reason_is_last_exception():
     assert failure_reason(output) == (
         "NotJSONError: Notebook does not appear to be JSON: '{'"
     )
+
+
+def test_gradebook_url_defaults_to_sqlite_with_busy_timeout(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADEBOOK_URL", raising=False)
+
+    url = gradebook.gradebook_url(tmp_path)
+
+    assert url == f"sqlite:///{tmp_path}/gradebook.db?timeout={gradebook.SQLITE_BUSY_SECONDS}"
+    assert not gradebook.exists(url)
+
+
+def test_gradebook_description_hides_password():
+    url = "postgresql://grader:s3cret@db.example.org:5433/ml_course"
+
+    described = gradebook.describe(url)
+
+    assert "s3cret" not in described
+    assert described == "postgresql://grader:***@db.example.org:5433/ml_course"
