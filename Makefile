@@ -97,7 +97,7 @@ publish: venv
 	@$(BIN)/python -m course_tools --quiet publish $(DEST)
 
 test: venv data
-	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadgroup)
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile)
 
 bench: venv data
 	@for script in benchmarks/*.py; do \

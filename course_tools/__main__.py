@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -188,9 +187,9 @@ def main(argv=None):
         help="students graded at the same time on this machine (default 1)",
     )
     autograde.add_argument(
-        "--scheduler", default=os.environ.get("DASK_SCHEDULER") or None,
-        help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786, whose "
-        "workers grade instead (default: $DASK_SCHEDULER)",
+        "--scheduler",
+        help="address of a Dask scheduler, e.g. tls://10.0.0.5:8786, whose "
+        "workers grade instead of this machine; --jobs is then ignored",
     )
     autograde.add_argument(
         "--retries", type=int, default=1,
@@ -258,14 +257,18 @@ def main(argv=None):
         level=logging.WARNING if arguments.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from .gradebook import GradebookError
     from .instructor import InstructorError
     from .publish import PublishError
 
     try:
         return arguments.run(arguments)
-    except (InstructorError, PublishError) as error:
+    except (GradebookError, InstructorError, PublishError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ GRADEBOOK_FILE = "gradebook.db"
 SQLITE_BUSY_SECONDS = 600
 
 
+class GradebookError(RuntimeError):
+    """The gradebook cannot be opened; the message says what to check."""
+
+
 def gradebook_url(root):
     """Return the course's gradebook URL: GRADEBOOK_URL, else the SQLite file."""
     configured = os.environ.get("GRADEBOOK_URL", "").strip()
@@ -73,6 +77,24 @@ def exists(url):
         return "assignment" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def require_reachable(url):
+    """Raise GradebookError unless the gradebook's database can be opened.
+
+    A SQLite file needs no check: nbgrader creates it. Returns whether the
+    gradebook has nbgrader's tables.
+    """
+    try:
+        return exists(url)
+    except Exception as error:  # noqa: BLE001: whatever the database driver raises
+        raise GradebookError(
+            f"Cannot open the gradebook {describe(url)} (GRADEBOOK_URL): "
+            f"{type(error).__name__}: {str(error).strip()[:300]}. Check that "
+            "the database server runs, that the database exists (create it with "
+            "createdb, then run make release), and that the address, user and "
+            "password are right."
+        ) from error
 
 
 def prepare(url, course_id, students):

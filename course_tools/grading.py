@@ -94,15 +94,17 @@ class Course:
         return config.CourseDirectory.get("course_id", "default_course")
 
     def nbgrader(self, *arguments, timeout=None, sandbox=None, environment=None,
-                 die_with_parent=False):
+                 die_with_parent=False, running=None):
         """Run ``nbgrader`` with ``arguments`` in the course root.
 
         With a ``sandbox`` (a Sandbox or KernelSlot of sandbox.py), nbgrader
         runs the notebooks in its sandboxed kernel. ``environment`` adds
         variables. With ``die_with_parent``, nbgrader is killed when the
         thread that started it ends, so a killed worker leaves no grading
-        behind. Returns the combined output. Raises NbgraderError with that
-        output when the command exits with a non-zero status or times out.
+        behind. ``running`` is a set that holds the nbgrader process while it
+        runs, so that another thread can kill it. Returns the combined
+        output. Raises NbgraderError with that output when the command exits
+        with a non-zero status or times out.
         """
         command = [sys.executable, "-m", "nbgrader", *arguments]
         logger.info("Running %s in %s", " ".join(command[2:]), self.root)
@@ -120,26 +122,34 @@ class Course:
         variables.update(environment or {})
         if sandbox is not None:
             variables = sandbox.environment(variables)
+        process = subprocess.Popen(
+            command, cwd=self.root, env=variables, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        if running is not None:
+            running.add(process)
         try:
-            completed = subprocess.run(
-                command,
-                cwd=self.root,
-                env=variables,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
+            stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as error:
+            process.kill()
+            process.communicate()
             raise NbgraderError(
                 f"'nbgrader {' '.join(arguments)}' timed out after {timeout} s in "
                 f"{self.root}."
             ) from error
-        output = completed.stdout + completed.stderr
-        if completed.returncode != 0:
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            if running is not None:
+                running.discard(process)
+        output = stdout + stderr
+        if process.returncode != 0:
             raise NbgraderError(
                 f"'nbgrader {' '.join(arguments)}' failed with exit status "
-                f"{completed.returncode} in {self.root}:\n{output[-6000:]}",
-                returncode=completed.returncode,
+                f"{process.returncode} in {self.root}:\n{output[-6000:]}",
+                returncode=process.returncode,
             )
         return output
 

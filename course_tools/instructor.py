@@ -5,6 +5,7 @@ nbgrader_config.py and gradebook.db, and runs nbgrader there. Submissions
 live in ``submitted/<student>/<ps>/<ps>.ipynb``, as nbgrader expects.
 """
 
+import contextlib
 import csv
 import logging
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import ROOT, released_problem_sets
 from . import gradebook
@@ -94,7 +96,8 @@ def autograde(problem_set, stream, root=ROOT, jobs=1, scheduler=None, retries=1)
             stream.write(f"  {failure.student}: {failure.reason}\n")
         stream.write(
             "Fix or replace those notebooks in submitted/<student>/"
-            f"{problem_set}/ and run make autograde PS={problem_set} again.\n"
+            f"{problem_set}/ and run make autograde PS={problem_set} again. "
+            "A lost worker or a timeout may need only the second step.\n"
         )
     flagged = [review.student for review in reviews if review.tampering]
     if flagged:
@@ -143,27 +146,58 @@ def autograde_reviews(problem_set, stream, root=ROOT, jobs=1, scheduler=None,
         with open_sandbox(root) as sandbox:
             outcomes = grade_students(course, problem_set, students, sandbox,
                                       jobs=jobs, scheduler=scheduler, retries=retries)
-            for outcome in outcomes:
-                student = outcome.student
-                error = outcome.error or _missing_notebook(course, problem_set, student)
-                review = review_submission(course, problem_set, student, error)
-                reviews[student] = review
-                if review.graded:
-                    stream.write(
-                        f"  {student:<{width}}  {review.scored:g} / "
-                        f"{review.available:g} autograded points\n"
-                    )
-                else:
-                    stream.write(f"  {student:<{width}}  not graded\n")
-                for reason in review.reasons:
-                    stream.write(f"  {'':<{width}}    - {reason}\n")
-                if outcome.tries > 1:
-                    stream.write(f"  {'':<{width}}    - graded in {outcome.tries} tries: "
-                                 "a worker was lost\n")
-                stream.flush()
+            with contextlib.closing(outcomes):
+                for outcome in outcomes:
+                    reviews[outcome.student] = _review(course, problem_set, outcome,
+                                                       width, stream)
     except ParallelError as error:
         raise InstructorError(str(error)) from error
+    except SQLAlchemyError as error:
+        _report_unfinished(stream, problem_set, students, reviews)
+        raise InstructorError(
+            f"The gradebook {gradebook.describe(course.gradebook_url)} failed during "
+            f"grading: {type(error).__name__}: {str(error).splitlines()[0][:300]}. "
+            f"Check the database server, then run make autograde PS={problem_set} again."
+        ) from error
+    except (KeyboardInterrupt, SystemExit):
+        _report_unfinished(stream, problem_set, students, reviews)
+        raise
     return [reviews[student] for student in students]
+
+
+def _review(course, problem_set, outcome, width, stream):
+    """Review one graded student and print their lines; return the Review."""
+    student = outcome.student
+    error = outcome.error or _missing_notebook(course, problem_set, student)
+    review = review_submission(course, problem_set, student, error)
+    if review.graded:
+        stream.write(
+            f"  {student:<{width}}  {review.scored:g} / "
+            f"{review.available:g} autograded points\n"
+        )
+    else:
+        stream.write(f"  {student:<{width}}  not graded\n")
+    for reason in review.reasons:
+        stream.write(f"  {'':<{width}}    - {reason}\n")
+    if outcome.kept_earlier:
+        stream.write(f"  {'':<{width}}    - the gradebook keeps the grades of the "
+                     "earlier autograding\n")
+    if outcome.tries > 1:
+        stream.write(f"  {'':<{width}}    - graded in {outcome.tries} tries: "
+                     "a worker was lost\n")
+    stream.flush()
+    return review
+
+
+def _report_unfinished(stream, problem_set, students, reviews):
+    """Say which students an interrupted grading left as they were."""
+    left = [student for student in students if student not in reviews]
+    stream.write(
+        f"Grading stopped after {len(reviews)} of {len(students)} submission(s) of "
+        f"{problem_set}. Not graded, with their earlier grades kept: "
+        f"{', '.join(left) or 'none'}.\n"
+    )
+    stream.flush()
 
 
 def _missing_notebook(course, problem_set, student):
@@ -200,13 +234,9 @@ def _require_gradebook(course, step):
     """Raise InstructorError unless the course's gradebook exists."""
     url = course.gradebook_url
     try:
-        found = gradebook.exists(url)
-    except Exception as error:  # noqa: BLE001: whatever the database driver raises
-        raise InstructorError(
-            f"Cannot open the gradebook {gradebook.describe(url)} (GRADEBOOK_URL): "
-            f"{type(error).__name__}: {str(error).strip()[:300]}. Check that "
-            "the database server runs and the address, user and password are right."
-        ) from error
+        found = gradebook.require_reachable(url)
+    except gradebook.GradebookError as error:
+        raise InstructorError(str(error)) from error
     if not found:
         raise InstructorError(
             f"No gradebook at {gradebook.describe(url)}: run {step} first, which "
@@ -234,6 +264,8 @@ def feedback(problem_set, stream, root=ROOT):
     root = Path(root)
     require_problem_set(root, problem_set, example="make feedback PS=ex12")
     course = Course(root)
+    # nbgrader deletes the earlier feedback before it opens the gradebook.
+    _require_gradebook(course, "make release and make autograde PS=<problem set>")
     students = sorted(
         path.parent.name
         for path in (root / "autograded").glob(f"*/{problem_set}")

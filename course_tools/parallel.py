@@ -16,8 +16,10 @@ Everything else stays in the calling process, one student at a time.
 
 A worker that dies in the middle of a student (killed, out of memory, a
 lost machine) is retried ``retries`` times. Before the first try, the
-student's grades and autograded folder are saved; when every try was lost,
-they are put back, so the gradebook never keeps half of a grading.
+student's grades and autograded folder are saved. They are put back when
+every try was lost, when nbgrader failed or timed out on the student, and
+when the grading stops early (Ctrl-C, SIGTERM, a lost database), so the
+gradebook never keeps half of a grading.
 """
 
 import concurrent.futures
@@ -25,6 +27,7 @@ import logging
 import os
 import queue
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -66,13 +69,15 @@ class Outcome:
     seconds: float
     host: str
     tries: int = 1
+    kept_earlier: bool = False  # the earlier grades were put back
 
 
-def run_task(task, slot=None):
+def run_task(task, slot=None, running=None):
     """Autograde one student; return an Outcome. Runs in the worker.
 
     ``slot`` is an open KernelSlot to reuse; without one, a task with limits
-    opens its own for the time of the task.
+    opens its own for the time of the task. ``running`` is the set that
+    holds the nbgrader process while it runs (Course.nbgrader).
     """
     from .grading import Course, NbgraderError
     from .instructor import failure_reason
@@ -105,7 +110,7 @@ def run_task(task, slot=None):
                 "autograde", task.problem_set, "--student", task.student,
                 "--create", "--force",
                 timeout=timeout, sandbox=kernels, environment=environment,
-                die_with_parent=True,
+                die_with_parent=True, running=running,
             )
         except NbgraderError as error:
             if error.returncode is not None and error.returncode < 0:
@@ -124,6 +129,8 @@ class LocalWorkers:
     def __init__(self, jobs, sandbox):
         self.jobs = jobs
         self.sandbox = sandbox
+        self.running = set()
+        self.stopped = False
         self._stack = ExitStack()
 
     def __enter__(self):
@@ -141,16 +148,28 @@ class LocalWorkers:
         )
         return self
 
-    def __exit__(self, *exc_info):
-        return self._stack.__exit__(*exc_info)
+    def __exit__(self, exc_type, *exc_info):
+        if exc_type is not None:
+            self.stop()
+        return self._stack.__exit__(exc_type, *exc_info)
+
+    def stop(self):
+        """Cancel the tasks not started and kill the nbgrader processes."""
+        self.stopped = True
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in list(self.running):
+            process.kill()
 
     def submit(self, task):
         return self.executor.submit(self._run, task)
 
     def _run(self, task):
+        if self.stopped:
+            return Outcome(task.student, "grading was stopped", lost=True,
+                           seconds=0.0, host=socket.gethostname())
         slot = self.slots.get()
         try:
-            return run_task(task, slot)
+            return run_task(task, slot, self.running)
         finally:
             self.slots.put(slot)
 
@@ -161,8 +180,10 @@ class LocalWorkers:
 class DaskWorkers:
     """The workers of a Dask distributed cluster."""
 
-    def __init__(self, scheduler):
+    def __init__(self, scheduler, root):
         self.scheduler = scheduler
+        self.root = str(root)
+        self.futures = []
 
     def __enter__(self):
         try:
@@ -190,15 +211,54 @@ class DaskWorkers:
             )
         return self
 
-    def __exit__(self, *exc_info):
-        self.client.close()
+    def __exit__(self, exc_type, *exc_info):
+        try:
+            if exc_type is not None:
+                self.stop()
+        finally:
+            self.client.close()
+
+    def stop(self):
+        """Cancel the tasks and kill the nbgrader processes that the workers
+        run for this course."""
+        # Cancelling a running task does not stop its thread on the worker,
+        # so the nbgrader processes are killed as well.
+        self.executor.shutdown(wait=False)
+        try:
+            self.client.run(kill_grading, self.root)
+        except Exception as error:  # noqa: BLE001: report and go on stopping
+            logger.error("Could not stop the grading on the Dask workers: %s", error)
 
     def submit(self, task):
-        return self.executor.submit(run_task, task)
+        future = self.executor.submit(run_task, task)
+        self.futures.append(future)
+        return future
 
     def describe(self):
         count = len(self.client.scheduler_info()["workers"])
         return f"{count} Dask worker(s) of {self.scheduler}"
+
+
+def kill_grading(root):
+    """Kill the nbgrader processes that this process started in ``root``.
+
+    Runs in each Dask worker process, through Client.run, when grading
+    stops early. Returns the ids of the killed processes.
+    """
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            if parent != os.getpid() or os.readlink(f"/proc/{entry}/cwd") != root:
+                continue
+            os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+        killed.append(int(entry))
+    return killed
 
 
 def worker_threads(jobs):
@@ -212,28 +272,35 @@ def grade_students(course, problem_set, students, sandbox=None, jobs=1,
                    scheduler=None, retries=1):
     """Autograde ``students`` in parallel; yield an Outcome as each ends.
 
-    ``sandbox`` is the open Sandbox of the run, or None without one.
+    ``sandbox`` is the open Sandbox of the run, or None without one. When
+    the grading of a student fails, the grades and autograded folder saved
+    before are put back. A student graded for the first time has none, so
+    the folder that nbgrader left is deleted. When the caller stops early (an exception, Ctrl-C,
+    closing the generator), the workers are stopped and every student not
+    yet handed to the caller gets back what was saved.
     """
     url = course.gradebook_url
     course_id = course.course_id
     gradebook.prepare(url, course_id, students)
     limits = sandbox.limits if sandbox is not None else None
+    root = course.root.resolve()
     if scheduler:
-        workers = DaskWorkers(scheduler)
+        workers = DaskWorkers(scheduler, root)
         threads = 0
     else:
         workers = LocalWorkers(max(1, jobs), sandbox)
         threads = worker_threads(jobs)
     backups = Path(tempfile.mkdtemp(prefix="course-grading-backup-"))
+    saved, finished = {}, set()
+    complete = False
     try:
         with workers:
             logger.info("Grading %d student(s) of %s with %s into %s", len(students),
                         problem_set, workers.describe(), gradebook.describe(url))
-            saved, pending = {}, {}
+            pending = {}
             for student in students:
                 saved[student] = _save(course, course_id, problem_set, student, backups)
-                task = Task(str(course.root.resolve()), problem_set, student, url,
-                            limits, threads)
+                task = Task(str(root), problem_set, student, url, limits, threads)
                 pending[workers.submit(task)] = (task, 1)
             while pending:
                 done, _ = concurrent.futures.wait(
@@ -249,12 +316,18 @@ def grade_students(course, problem_set, students, sandbox=None, jobs=1,
                                  saved[task.student], backups)
                         pending[workers.submit(task)] = (task, tries + 1)
                         continue
-                    if result.lost:
+                    kept_earlier = False
+                    if result.error is not None:
                         _restore(course, course_id, problem_set, task.student,
-                                 saved[task.student], backups)
+                                 saved[task.student], backups, keep_new_grades=not result.lost)
+                        kept_earlier = saved[task.student] is not None
                     yield Outcome(result.student, result.error, result.lost,
-                                  result.seconds, result.host, tries)
+                                  result.seconds, result.host, tries, kept_earlier)
+                    finished.add(task.student)
+        complete = True
     finally:
+        if not complete:
+            _restore_unfinished(course, course_id, problem_set, saved, finished, backups)
         shutil.rmtree(backups, ignore_errors=True)
 
 
@@ -276,11 +349,29 @@ def _save(course, course_id, problem_set, student, backups):
     return gradebook.snapshot(course.gradebook_url, course_id, problem_set, student)
 
 
-def _restore(course, course_id, problem_set, student, saved, backups):
-    """Put back what _save kept, removing what a lost worker wrote."""
-    gradebook.restore(course.gradebook_url, course_id, problem_set, student, saved)
+def _restore(course, course_id, problem_set, student, saved, backups,
+             keep_new_grades=False):
+    """Put back what _save kept, removing what a failed grading wrote.
+
+    With ``keep_new_grades``, a student graded for the first time keeps
+    the gradebook entry that nbgrader made, with no scores, which
+    ``make grades`` reports as "not autograded".
+    """
+    if saved is not None or not keep_new_grades:
+        gradebook.restore(course.gradebook_url, course_id, problem_set, student, saved)
     folder = course.root / "autograded" / student / problem_set
     if folder.exists():
         shutil.rmtree(folder)
     if (backups / student).is_dir():
         shutil.copytree(backups / student, folder, symlinks=True)
+
+
+def _restore_unfinished(course, course_id, problem_set, saved, finished, backups):
+    """Put back the saved state of every student not handed to the caller."""
+    for student in saved:
+        if student in finished:
+            continue
+        try:
+            _restore(course, course_id, problem_set, student, saved[student], backups)
+        except Exception as error:  # noqa: BLE001: restore the others
+            logger.error("Could not put back the earlier grades of %s: %s", student, error)

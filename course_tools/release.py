@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from . import ROOT
-from . import notebooks
+from . import gradebook, notebooks
 from .grading import Course
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ def release(problem_sets, root=ROOT):
     """
     root = Path(root)
     course = Course(root)
+    # nbgrader deletes release/<ps>/ before it opens the gradebook, so an
+    # unreachable database would cost the release.
+    gradebook.require_reachable(course.gradebook_url)
     for problem_set in problem_sets:
         previous = {
             path.name: notebooks.read(path)

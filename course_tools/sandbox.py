@@ -264,12 +264,17 @@ class KernelSlot:
     def __enter__(self):
         try:
             self.index, self._lock = _acquire_slot()
+            # Folders of this slot belong to an earlier holder that was
+            # killed before it could delete them.
+            prefix = f"course-sandbox-{self.index}-"
+            for stale in Path(tempfile.gettempdir()).glob(prefix + "*"):
+                shutil.rmtree(stale, ignore_errors=True)
             if self.base_user:
                 self.user = slot_user(self.base_user, self.index)
                 self.uid = ensure_user(self.user).pw_uid
                 kill_account_processes(self.uid, self.user)
                 check_account_can_run_python(self.user)
-            self.folder = Path(tempfile.mkdtemp(prefix=f"course-sandbox-{self.index}-"))
+            self.folder = Path(tempfile.mkdtemp(prefix=prefix))
             # The working folders of the kernels go here; the sandbox
             # account may enter it but not list it.
             self.work_parent = self.folder / "work"

@@ -111,23 +111,3 @@ def graded(tmp_path_factory):
 @pytest.fixture(scope="session")
 def all_problem_sets():
     return problem_sets()
-
-
-def pytest_collection_modifyitems(items):
-    """Keep each problem set's grading run on one pytest-xdist worker.
-
-    With ``make test JOBS=2`` (pytest-xdist's --dist loadgroup), tests that
-    use the same grading run share a group, so no worker grades a problem
-    set twice. Without xdist the marks change nothing.
-    """
-    for item in items:
-        if "graded" not in getattr(item, "fixturenames", ()):
-            continue
-        if item.get_closest_marker("xdist_group"):
-            continue
-        callspec = getattr(item, "callspec", None)
-        problem_set = callspec.params.get("problem_set") if callspec else None
-        if problem_set is None:
-            module = item.module.__name__.rsplit(".", 1)[-1]
-            problem_set = module.removeprefix("test_figures_")
-        item.add_marker(pytest.mark.xdist_group(f"grading-{problem_set}"))

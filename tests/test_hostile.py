@@ -52,7 +52,7 @@ c.CourseSandbox.submission_seconds = 300
 DEFINITION_TABLES = ("course", "assignment", "notebook", "base_cell", "grade_cells",
                      "solution_cells", "task_cells", "source_cell")
 
-pytestmark = [pytest.mark.grading, pytest.mark.xdist_group("hostile")]
+pytestmark = pytest.mark.grading
 
 
 def _selected_cases():

@@ -30,7 +30,7 @@ from course_tools import ROOT, gradebook, notebooks
 from course_tools.instructor import autograde_reviews
 from tests.grading.classes import scratch_course, submit_class
 
-pytestmark = [pytest.mark.grading, pytest.mark.xdist_group("parallel-ex12")]
+pytestmark = pytest.mark.grading
 
 PROBLEM_SET = "ex12"
 CLASS_SIZE = 4
@@ -261,6 +261,54 @@ def test_postgres_parallel_grading_is_exact_idempotent_and_survives_kills(
     assert all(review.graded for review in reviews), output
     assert "graded in 2 tries" in output, output
     assert scores(course) == baseline, output
+
+
+def _interrupt_grading(course):
+    """Run the autograde command with JOBS=2 and press Ctrl-C while it grades
+    the slow student; return (result, seconds from Ctrl-C to exit)."""
+    environment = dict(os.environ, GRADEBOOK_URL=course.gradebook_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "course_tools", "--root", str(course.root),
+         "autograde", PROBLEM_SET, "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=environment, cwd=ROOT, start_new_session=True,
+        # A shell without job control starts background commands with
+        # SIGINT ignored, which the command would inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    root = str(course.root.resolve())
+    deadline = time.monotonic() + 120
+    while _grading_process(SLOW, root) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)
+    # A terminal sends Ctrl-C to the whole foreground process group.
+    os.killpg(process.pid, signal.SIGINT)
+    pressed = time.monotonic()
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), \
+        time.monotonic() - pressed
+
+
+def test_interrupted_grading_stops_and_keeps_nothing_half_done(tmp_path, postgres_url):
+    course, students = make_class(tmp_path / "course", url=postgres_url)
+    modes = {path.name: path.stat().st_mode for path in course.root.iterdir()}
+
+    result, seconds = _interrupt_grading(course)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 130, output
+    assert seconds < 30, f"the command took {seconds:.0f} s to stop:\n{output}"
+    assert "Grading stopped after" in result.stdout, output
+    left = result.stdout.split("earlier grades kept: ", 1)[1].split(".\n", 1)[0].split(", ")
+    assert SLOW in left, output
+    state = gradebook.grading_state(course.gradebook_url, course.course_id, PROBLEM_SET)
+    for student in left:
+        assert student not in state, f"half-written grades of {student}: {state[student]}"
+        assert not (course.root / "autograded" / student).exists() or not any(
+            (course.root / "autograded" / student).iterdir()), student
+    assert _grading_process(SLOW, str(course.root.resolve())) is None
+    assert {path.name: path.stat().st_mode for path in course.root.iterdir()
+            if path.name in modes} == modes
 
 
 def test_killed_first_grading_leaves_no_submission(tmp_path, postgres_url):

@@ -25,7 +25,7 @@ from course_tools import ROOT, leaks, notebooks
 from course_tools.grading import Course
 from tests.grading.mutants import load as load_mutants
 
-pytestmark = [pytest.mark.grading, pytest.mark.xdist_group("workflows-ex12")]
+pytestmark = pytest.mark.grading
 
 PROBLEM_SET = "ex12"
 REFERENCE = "reference"

@@ -103,7 +103,6 @@ def test_every_graded_function_has_a_mutant(problem_set):
             )
 
 
-@pytest.mark.xdist_group("grading-ex12")
 def test_feedback_hides_hidden_test_code(graded):
     run = graded("ex12")
     run.course.nbgrader("generate_feedback", "ex12", "--force")
