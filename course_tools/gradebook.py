@@ -3,7 +3,8 @@
 The gradebook is nbgrader's database. By default it is the SQLite file
 ``gradebook.db`` of the course root. ``GRADEBOOK_URL`` in the environment
 names another database in nbgrader's URL form, e.g.
-``postgresql://grader:secret@127.0.0.1:5432/ml_course``, for grading in
+``postgresql://grader:secret@127.0.0.1:5432/ml_course`` (characters such as
+``@ # / ?`` in the password percent-encoded), for grading in
 parallel workers or on several machines; nbgrader_config.py passes it to
 nbgrader as ``CourseDirectory.db_url``.
 
@@ -17,11 +18,12 @@ leaves the earlier grades, or none, instead of a mix.
 """
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 GRADEBOOK_FILE = "gradebook.db"
 SQLITE_BUSY_SECONDS = 600
@@ -50,15 +52,19 @@ def is_sqlite(url):
 
 
 def describe(url):
-    """Return ``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url.split("?", 1)[0]
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """Return ``url`` without its password and query, for messages and logs.
+
+    The text up to the last "@" is the user and password, whatever
+    characters the password holds, because a host name has no "@".
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "<gradebook URL without a scheme>"
+    if "@" in rest:
+        credentials, rest = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        rest = f"{user}:***@{rest}"
+    return f"{scheme}://{rest.split('?', 1)[0]}"
 
 
 def exists(url):
@@ -90,11 +96,18 @@ def require_reachable(url):
     except Exception as error:  # noqa: BLE001: whatever the database driver raises
         raise GradebookError(
             f"Cannot open the gradebook {describe(url)} (GRADEBOOK_URL): "
-            f"{type(error).__name__}: {str(error).strip()[:300]}. Check that "
+            f"{type(error).__name__}: {first_line(error)}. Check that "
             "the database server runs, that the database exists (create it with "
             "createdb, then run make release), and that the address, user and "
             "password are right."
         ) from error
+
+
+def first_line(error):
+    """Return the first line of a database error, without SQLAlchemy's link."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return lines[0][:300]
 
 
 def prepare(url, course_id, students):
@@ -152,18 +165,29 @@ def snapshot(url, course_id, problem_set, student):
 
 
 def restore(url, course_id, problem_set, student, saved):
-    """Put back a Snapshot; with None, remove the student's submission."""
+    """Put back a Snapshot.
+
+    With None (no earlier grading), the submission stays in the gradebook
+    with no autograder scores, which ``make grades`` reports as "not
+    autograded": the student did hand it in.
+    """
     with Gradebook(url, course_id) as gradebook:
         try:
             submission = gradebook.find_submission(problem_set, student)
         except MissingEntry:
-            submission = None
+            # nbgrader's add_submission warns about its own autoflush while
+            # it creates the rows; the rows are created all the same.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)
+                submission = gradebook.add_submission(problem_set, student)
         if saved is None:
-            if submission is not None:
-                gradebook.remove_submission(problem_set, student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = None
+                for comment in notebook.comments:
+                    comment.auto_comment = None
+            gradebook.db.commit()
             return
-        if submission is None:
-            submission = gradebook.add_submission(problem_set, student)
         submission.timestamp = saved.timestamp
         for notebook in submission.notebooks:
             if notebook.name in saved.notebooks:

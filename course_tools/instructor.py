@@ -97,7 +97,7 @@ def autograde(problem_set, stream, root=ROOT, jobs=1, scheduler=None, retries=1)
         stream.write(
             "Fix or replace those notebooks in submitted/<student>/"
             f"{problem_set}/ and run make autograde PS={problem_set} again. "
-            "A lost worker or a timeout may need only the second step.\n"
+            "A student whose worker was lost needs only the second step.\n"
         )
     flagged = [review.student for review in reviews if review.tampering]
     if flagged:
@@ -153,10 +153,10 @@ def autograde_reviews(problem_set, stream, root=ROOT, jobs=1, scheduler=None,
     except ParallelError as error:
         raise InstructorError(str(error)) from error
     except SQLAlchemyError as error:
-        _report_unfinished(stream, problem_set, students, reviews)
+        _report_unfinished(stream, problem_set, students, reviews, restored=False)
         raise InstructorError(
             f"The gradebook {gradebook.describe(course.gradebook_url)} failed during "
-            f"grading: {type(error).__name__}: {str(error).splitlines()[0][:300]}. "
+            f"grading: {type(error).__name__}: {gradebook.first_line(error)}. "
             f"Check the database server, then run make autograde PS={problem_set} again."
         ) from error
     except (KeyboardInterrupt, SystemExit):
@@ -189,13 +189,18 @@ def _review(course, problem_set, outcome, width, stream):
     return review
 
 
-def _report_unfinished(stream, problem_set, students, reviews):
-    """Say which students an interrupted grading left as they were."""
+def _report_unfinished(stream, problem_set, students, reviews, restored=True):
+    """Say which students an interrupted grading left as they were.
+
+    ``restored`` is False when the gradebook failed, so putting back the
+    earlier grades may have failed too (the log names those students).
+    """
     left = [student for student in students if student not in reviews]
+    kept = ("with their earlier grades kept" if restored
+            else "with their earlier grades put back where the gradebook allowed")
     stream.write(
         f"Grading stopped after {len(reviews)} of {len(students)} submission(s) of "
-        f"{problem_set}. Not graded, with their earlier grades kept: "
-        f"{', '.join(left) or 'none'}.\n"
+        f"{problem_set}. Not graded, {kept}: {', '.join(left) or 'none'}.\n"
     )
     stream.flush()
 

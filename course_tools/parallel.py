@@ -116,6 +116,13 @@ def run_task(task, slot=None, running=None):
             if error.returncode is not None and error.returncode < 0:
                 return outcome(f"the worker was killed (signal {-error.returncode})",
                                lost=True)
+            if error.returncode is None:
+                return outcome(
+                    f"grading took longer than the limit of {timeout} s per "
+                    "submission (c.CourseSandbox.submission_seconds in "
+                    "nbgrader_config.py); look for a slow or endless loop, or "
+                    "raise the limit"
+                )
             return outcome(failure_reason(str(error)))
         finally:
             if kernels is not None:
@@ -319,16 +326,25 @@ def grade_students(course, problem_set, students, sandbox=None, jobs=1,
                     kept_earlier = False
                     if result.error is not None:
                         _restore(course, course_id, problem_set, task.student,
-                                 saved[task.student], backups, keep_new_grades=not result.lost)
-                        kept_earlier = saved[task.student] is not None
+                                 saved[task.student], backups)
+                        kept_earlier = _has_scores(saved[task.student])
                     yield Outcome(result.student, result.error, result.lost,
                                   result.seconds, result.host, tries, kept_earlier)
                     finished.add(task.student)
         complete = True
     finally:
+        failed = []
         if not complete:
-            _restore_unfinished(course, course_id, problem_set, saved, finished, backups)
-        shutil.rmtree(backups, ignore_errors=True)
+            failed = _restore_unfinished(course, course_id, problem_set, saved,
+                                         finished, backups)
+        if failed:
+            logger.error(
+                "The earlier grades of %s may not be back in the gradebook. Their "
+                "earlier autograded folders are back, and copies stay in %s; grade "
+                "them again once the gradebook works.", ", ".join(failed), backups,
+            )
+        else:
+            shutil.rmtree(backups, ignore_errors=True)
 
 
 def _result(future, task):
@@ -349,29 +365,44 @@ def _save(course, course_id, problem_set, student, backups):
     return gradebook.snapshot(course.gradebook_url, course_id, problem_set, student)
 
 
-def _restore(course, course_id, problem_set, student, saved, backups,
-             keep_new_grades=False):
+def _has_scores(saved):
+    """True when a Snapshot holds autograder scores of an earlier grading."""
+    return saved is not None and any(
+        auto is not None for auto, _, _ in saved.grades.values()
+    )
+
+
+def _restore(course, course_id, problem_set, student, saved, backups):
     """Put back what _save kept, removing what a failed grading wrote.
 
-    With ``keep_new_grades``, a student graded for the first time keeps
-    the gradebook entry that nbgrader made, with no scores, which
-    ``make grades`` reports as "not autograded".
+    The folder goes first, so that it is back even when the gradebook
+    cannot be reached. A student graded for the first time keeps a
+    gradebook entry with no autograder scores, which ``make grades``
+    reports as "not autograded".
     """
-    if saved is not None or not keep_new_grades:
-        gradebook.restore(course.gradebook_url, course_id, problem_set, student, saved)
     folder = course.root / "autograded" / student / problem_set
     if folder.exists():
         shutil.rmtree(folder)
     if (backups / student).is_dir():
         shutil.copytree(backups / student, folder, symlinks=True)
+    elif folder.parent.is_dir() and not any(folder.parent.iterdir()):
+        folder.parent.rmdir()
+    gradebook.restore(course.gradebook_url, course_id, problem_set, student, saved)
 
 
 def _restore_unfinished(course, course_id, problem_set, saved, finished, backups):
-    """Put back the saved state of every student not handed to the caller."""
+    """Put back the saved state of every student not handed to the caller.
+
+    Returns the students whose gradebook rows could not be put back.
+    """
+    failed = []
     for student in saved:
         if student in finished:
             continue
         try:
             _restore(course, course_id, problem_set, student, saved[student], backups)
         except Exception as error:  # noqa: BLE001: restore the others
-            logger.error("Could not put back the earlier grades of %s: %s", student, error)
+            logger.error("Could not put back the earlier grades of %s: %s", student,
+                         gradebook.first_line(error))
+            failed.append(student)
+    return failed

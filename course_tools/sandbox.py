@@ -146,7 +146,7 @@ def slot_user(base, index):
     return base if index == 0 else f"{base}-{index}"
 
 
-def _exit_on_sigterm(signum, frame):
+def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
@@ -389,11 +389,13 @@ class Sandbox:
         self._slot = None
 
     def __enter__(self):
-        # Turn SIGTERM into SystemExit, so that __exit__ restores the file
-        # modes when the grading is stopped with kill.
-        self._previous_sigterm = None
+        # Turn SIGTERM and SIGHUP into SystemExit, so that __exit__ restores
+        # the file modes when the grading is stopped with kill or its
+        # terminal closes.
+        self._previous_handlers = {}
         if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            for number in (signal.SIGTERM, signal.SIGHUP):
+                self._previous_handlers[number] = signal.signal(number, _exit_on_signal)
         try:
             if self.user:
                 ensure_user(self.user)
@@ -413,8 +415,8 @@ class Sandbox:
         finally:
             self._restore()
             self._close_interpreter_path()
-            if self._previous_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            for number, handler in self._previous_handlers.items():
+                signal.signal(number, handler)
 
     def slot(self):
         """Return a new, unopened KernelSlot with the run's limits."""

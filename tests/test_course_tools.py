@@ -302,3 +302,11 @@ def test_gradebook_description_hides_password():
 
     assert "s3cret" not in described
     assert described == "postgresql://grader:***@db.example.org:5433/ml_course"
+
+
+@pytest.mark.parametrize("password", ["p#ss99", "p/ss99", "p?ss99", "p@ss99", "p:ss"])
+def test_gradebook_description_hides_odd_passwords(password):
+    described = gradebook.describe(f"postgresql://grader:{password}@127.0.0.1:5432/db?x=1")
+
+    assert "ss99" not in described and "p:ss" not in described
+    assert described == "postgresql://grader:***@127.0.0.1:5432/db"
