@@ -196,11 +196,11 @@ def _report_unfinished(stream, problem_set, students, reviews, restored=True):
     earlier grades may have failed too (the log names those students).
     """
     left = [student for student in students if student not in reviews]
-    kept = ("with their earlier grades kept" if restored
-            else "with their earlier grades put back where the gradebook allowed")
+    earlier_grades = ("with their earlier grades kept" if restored
+                      else "with their earlier grades put back where the gradebook allowed")
     stream.write(
         f"Grading stopped after {len(reviews)} of {len(students)} submission(s) of "
-        f"{problem_set}. Not graded, {kept}: {', '.join(left) or 'none'}.\n"
+        f"{problem_set}. Not graded, {earlier_grades}: {', '.join(left) or 'none'}.\n"
     )
     stream.flush()
 
