@@ -30,7 +30,7 @@ SQLITE_BUSY_SECONDS = 600
 
 
 class GradebookError(RuntimeError):
-    """The gradebook cannot be opened; the message says what to check."""
+    """The gradebook cannot be opened; the message names what to check."""
 
 
 def gradebook_url(root):

@@ -79,7 +79,7 @@ class Course:
             )
         shutil.copy2(CONFIG_FILE, folder / "nbgrader_config.py")
         # A scratch course keeps its own SQLite gradebook whatever
-        # GRADEBOOK_URL says, so it never writes the instructor's.
+        # GRADEBOOK_URL names, so it never writes the instructor's.
         return cls(folder, url=gradebook.sqlite_url(folder))
 
     @property
@@ -101,7 +101,7 @@ class Course:
         runs the notebooks in its sandboxed kernel. ``environment`` adds
         variables. With ``die_with_parent``, nbgrader is killed when the
         thread that started it ends, so a killed worker leaves no grading
-        behind. ``running`` is a set that holds the nbgrader process while it
+        behind. ``running`` is a set that contains the nbgrader process while it
         runs, so that another thread can kill it. Returns the combined
         output. Raises NbgraderError with that output when the command exits
         with a non-zero status or times out.

@@ -44,7 +44,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 class ParallelError(RuntimeError):
-    """Grading cannot start; the message says what to change."""
+    """Grading cannot start; the message names what to change."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def run_task(task, slot=None, running=None):
 
     ``slot`` is an open KernelSlot to reuse; without one, a task with limits
     opens its own for the time of the task. ``running`` is the set that
-    holds the nbgrader process while it runs (Course.nbgrader).
+    contains the nbgrader process while it runs (Course.nbgrader).
     """
     from .grading import Course, NbgraderError
     from .instructor import failure_reason
@@ -317,8 +317,8 @@ def grade_students(course, problem_set, students, sandbox=None, jobs=1,
                     task, tries = pending.pop(future)
                     result = _result(future, task)
                     if result.lost and tries <= retries:
-                        logger.warning("Worker lost while grading %s (%s); trying again",
-                                       task.student, result.error)
+                        logger.warning("Worker on %s lost while grading %s (%s); trying again",
+                                       result.host, task.student, result.error)
                         _restore(course, course_id, problem_set, task.student,
                                  saved[task.student], backups)
                         pending[workers.submit(task)] = (task, tries + 1)
@@ -366,7 +366,7 @@ def _save(course, course_id, problem_set, student, backups):
 
 
 def _has_scores(saved):
-    """True when a Snapshot holds autograder scores of an earlier grading."""
+    """True when a Snapshot contains autograder scores of an earlier grading."""
     return saved is not None and any(
         auto is not None for auto, _, _ in saved.grades.values()
     )

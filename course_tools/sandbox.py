@@ -422,10 +422,6 @@ class Sandbox:
         """Return a new, unopened KernelSlot with the run's limits."""
         return KernelSlot(self.limits, self.user or SANDBOX_USER)
 
-    @property
-    def folder(self):
-        return self._slot.folder
-
     def environment(self, base):
         return self._slot.environment(base)
 
